@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+
+
+class Action(models.TextChoices):
+    INCIDENT_REPORTED = "incident.reported", "Incident reported"
+    INCIDENT_EDITED = "incident.edited", "Incident edited"
+    INCIDENT_TRANSITIONED = "incident.transitioned", "Incident status changed"
+    INCIDENT_ASSIGNED = "incident.assigned", "Incident assigned"
+    INCIDENT_COMMENTED = "incident.commented", "Comment added"
+    INCIDENT_NOTE_ADDED = "incident.note_added", "Internal note added"
+    INCIDENTS_EXPORTED = "incident.exported", "Incidents exported"
+    INCIDENTS_IMPORTED = "incident.imported", "Incidents imported"
+    CATEGORY_CREATED = "category.created", "Category created"
+    CATEGORY_CHANGED = "category.changed", "Category changed"
+    CATEGORY_DELETED = "category.deleted", "Category deleted"
+    USER_CREATED = "user.created", "User created"
+    USER_CHANGED = "user.changed", "User changed"
+    USER_DELETED = "user.deleted", "User deleted"
+    SIGNED_IN = "auth.signed_in", "Signed in"
+    SIGN_IN_FAILED = "auth.sign_in_failed", "Sign-in failed"
+    SIGNED_OUT = "auth.signed_out", "Signed out"
+    LOCKED_OUT = "auth.locked_out", "Locked out"
+    PASSWORD_CHANGED = "auth.password_changed", "Password changed"
+    PASSWORD_RESET = "auth.password_reset", "Password reset"
+    OTP_ENROLLED = "otp.enrolled", "Second factor enrolled"
+    OTP_REMOVED = "otp.removed", "Second factor removed"
+    OTP_FAILED = "otp.failed", "Second factor failed"
+    OTP_BACKUP_CODES_REGENERATED = "otp.backup_codes_regenerated", "Backup codes regenerated"
+
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditLog(models.Model):
+    """
+    One append-only, hash-chained record of something that happened. Each row's hash
+    covers its own content and the previous row's hash, so rewriting, removing or
+    reordering history breaks the chain (`manage.py verify_audit` finds where).
+    Rows are written only by `audit.services.audit_record`.
+    """
+
+    sequence = models.PositiveBigIntegerField(unique=True, editable=False)
+    created_at = models.DateTimeField(editable=False, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    # Kept so the row still says who acted after the user is deleted; empty means the system.
+    actor_username = models.CharField(max_length=150, blank=True, editable=False)
+    action = models.CharField(max_length=40, choices=Action.choices, editable=False)
+    target_type = models.CharField(max_length=60, blank=True, editable=False)
+    target_id = models.CharField(max_length=64, blank=True, editable=False)
+    target_label = models.CharField(max_length=255, blank=True, editable=False)
+    changes = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder, editable=False)
+    ip_address = models.GenericIPAddressField(null=True, blank=True, editable=False)
+    user_agent = models.CharField(max_length=500, blank=True, editable=False)
+    previous_hash = models.CharField(max_length=64, editable=False)
+    entry_hash = models.CharField(max_length=64, unique=True, editable=False)
+
+    class Meta:
+        ordering = ["-sequence"]
+        indexes = [
+            models.Index(fields=["target_type", "target_id", "sequence"], name="audit_target_idx"),
+            models.Index(fields=["action", "-created_at"], name="audit_action_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.action} {self.target_label}".strip()
+
+    def content(self) -> dict[str, Any]:
+        """The fields the hash covers, in a form that serialises identically every time."""
+        return {
+            "sequence": self.sequence,
+            "created_at": self.created_at.isoformat(),
+            "actor_id": self.actor_id,
+            "actor_username": self.actor_username,
+            "action": self.action,
+            "target_type": self.target_type,
+            "target_id": self.target_id,
+            "target_label": self.target_label,
+            "changes": self.changes,
+            "ip_address": self.ip_address,
+            "user_agent": self.user_agent,
+            "previous_hash": self.previous_hash,
+        }
+
+    def compute_hash(self) -> str:
+        canonical = json.dumps(self.content(), sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
+        return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
+
+from accounts.types import request_user
+
+from .models import Category, Comment, Incident
+from .services import (
+    EDITABLE_FIELDS,
+    StaleIncidentError,
+    category_delete,
+    category_save,
+    incident_create,
+    incident_transition,
+    incident_update,
+)
+from .workflow import Status, path_to
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ("name", "is_active", "description")
+    list_filter = ("is_active",)
+    search_fields = ("name",)
+
+    def save_model(self, request: HttpRequest, obj: Category, form: ModelForm, change: bool) -> None:
+        category_save(obj, actor=request_user(request))
+
+    def delete_model(self, request: HttpRequest, obj: Category) -> None:
+        category_delete(obj, actor=request_user(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Category]) -> None:
+        for category in queryset:
+            category_delete(category, actor=request_user(request))
+
+
+class CommentInline(admin.TabularInline):
+    """Comments are part of the record: shown here, written only from the incident page."""
+
+    model = Comment
+    fields = ("created_at", "author", "internal", "body")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    list_display = ("id", "title", "status", "severity", "category", "reporter", "assignee", "created_at")
+    list_filter = ("status", "severity", "category", "created_at")
+    list_select_related = ("category", "reporter", "assignee")
+    search_fields = ("title",)
+    date_hierarchy = "created_at"
+    autocomplete_fields = ("category", "reporter", "assignee")
+    readonly_fields = ("status", "version", "created_at", "updated_at", "acknowledged_at", "resolved_at", "closed_at")
+    inlines = [CommentInline]
+    actions = ["assign_to_me", "close_incidents"]
+    show_full_result_count = False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Incident | None = None) -> bool:
+        """Incidents are closed, never deleted: their history is the record."""
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Incident | None = None) -> tuple[str, ...]:
+        # The reporter is who reported it; it can be chosen on creation but never rewritten.
+        return (*self.readonly_fields, "reporter") if obj else self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: Incident, form: ModelForm, change: bool) -> None:
+        """Admin writes go through the same services as the site, so they are validated and audited alike."""
+        data = form.cleaned_data
+        if not change:
+            created, _ = incident_create(
+                reporter=data["reporter"], title=data["title"], description=data["description"],
+                severity=data["severity"], category=data.get("category"),
+            )
+            if data.get("assignee"):
+                created = incident_update(created, actor=request_user(request), expected_version=created.version,
+                                          assignee=data["assignee"])
+            obj.pk = created.pk
+            return
+        values = {name: data[name] for name in form.changed_data if name in EDITABLE_FIELDS}
+        try:
+            incident_update(obj, actor=request_user(request), expected_version=obj.version, **values)
+        except StaleIncidentError:
+            messages.error(request, "The incident changed while you were editing it; nothing was saved.")
+
+    def save_formset(self, request: HttpRequest, form: ModelForm, formset: Any, change: bool) -> None:
+        """Comments are read-only here; nothing in the inline is ever saved."""
+
+    @admin.action(description="Assign selected incidents to me")
+    def assign_to_me(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
+        me = request_user(request)
+        for incident in queryset:
+            incident_update(incident, actor=me, expected_version=incident.version, assignee=me)
+        messages.success(request, f"{len(queryset)} incident(s) assigned to you.")
+
+    @admin.action(description="Close selected incidents")
+    def close_incidents(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
+        """Walk each incident through the workflow to Closed, so every step is stamped and audited."""
+        closed = 0
+        for incident in queryset.exclude(status=Status.CLOSED):
+            try:
+                for transition in path_to(incident.status, Status.CLOSED):
+                    incident = incident_transition(incident, actor=request_user(request), name=transition.name)
+            except ValidationError as error:
+                messages.error(request, f"Incident #{incident.pk}: {' '.join(error.messages)}")
+            else:
+                closed += 1
+        messages.success(request, f"{closed} incident(s) closed.")
+
+
+@admin.register(Comment)
+class CommentAdmin(admin.ModelAdmin):
+    list_display = ("id", "incident", "author", "internal", "created_at")
+    list_filter = ("internal", "created_at")
+    list_select_related = ("incident", "author")
+    search_fields = ("body",)
+    readonly_fields = ("incident", "author", "body", "internal", "created_at")
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Comment | None = None) -> bool:
+        return False

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from .models import Category, Incident, Severity
+from .workflow import Status
+
+MAX_SEARCH_LENGTH = 200
+
+
+class IncidentReportForm(forms.Form):
+    """
+    What a reporter fills in. The hidden token is minted when the form is shown, so a
+    double click or a back-and-resubmit finds the incident the first submit created.
+    """
+
+    title = forms.CharField(max_length=200, help_text="One line a responder can act on.")
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="What happened, what you expected, who is affected. Basic formatting and links are kept.",
+    )
+    category = forms.ModelChoiceField(queryset=Category.objects.filter(is_active=True), required=False)
+    severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int, initial=Severity.SEV3)
+    submission_token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+
+
+class IncidentEditForm(forms.Form):
+    """
+    The edit form. It carries the version it was loaded at, so a save based on an older
+    version is refused instead of overwriting someone else's change. Responders also
+    get the assignee.
+    """
+
+    title = forms.CharField(max_length=200)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}))
+    category = forms.ModelChoiceField(queryset=Category.objects.all(), required=False)
+    severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int)
+    assignee = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False)
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+    def __init__(self, *args: Any, can_triage: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if can_triage:
+            assignee_field = self.fields["assignee"]
+            assert isinstance(assignee_field, forms.ModelChoiceField)
+            assignee_field.queryset = get_user_model().objects.filter(is_staff=True, is_active=True).order_by(
+                "username"
+            )
+        else:
+            del self.fields["assignee"]
+
+    @classmethod
+    def initial_for(cls, incident: Incident) -> dict[str, Any]:
+        return {
+            "title": incident.title,
+            "description": incident.description,
+            "category": incident.category_id,
+            "severity": incident.severity,
+            "assignee": incident.assignee_id,
+            "version": incident.version,
+        }
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(label="Comment", widget=forms.Textarea(attrs={"rows": 4}), max_length=20000)
+    internal = forms.BooleanField(
+        label="Internal note (responders only)", required=False, help_text="Reporters never see internal notes."
+    )
+
+    def __init__(self, *args: Any, can_write_internal_note: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not can_write_internal_note:
+            del self.fields["internal"]
+
+
+class TransitionForm(forms.Form):
+    version = forms.IntegerField(min_value=1)
+
+
+SORT_ORDERS = {
+    "newest": ("-created_at", "-id"),
+    "oldest": ("created_at", "id"),
+    "severity": ("severity", "-created_at", "-id"),
+    "updated": ("-updated_at", "-id"),
+}
+
+
+class IncidentFilterForm(forms.Form):
+    """
+    The list's query parameters. Every value is checked against an allowlist; an
+    invalid one is dropped (the list shows unfiltered on that field) rather than ever
+    reaching the ORM.
+    """
+
+    q = forms.CharField(label="Search", required=False, max_length=MAX_SEARCH_LENGTH)
+    status = forms.ChoiceField(choices=[("", "Any status"), *Status.choices], required=False)
+    severity = forms.TypedChoiceField(choices=[("", "Any severity"), *Severity.choices], coerce=int, required=False,
+                                      empty_value=None)
+    category = forms.ModelChoiceField(queryset=Category.objects.all(), required=False, empty_label="Any category")
+    assignee = forms.ChoiceField(required=False)
+    sort = forms.ChoiceField(
+        choices=[("newest", "Newest first"), ("oldest", "Oldest first"), ("severity", "Most severe first"),
+                 ("updated", "Recently updated")],
+        required=False,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        responders = get_user_model().objects.filter(is_staff=True).order_by("username").values_list("pk", "username")
+        assignee_field = self.fields["assignee"]
+        assert isinstance(assignee_field, forms.ChoiceField)
+        assignee_field.choices = [
+            ("", "Anyone"), ("me", "Me"), ("none", "Unassigned"), *((str(pk), name) for pk, name in responders)
+        ]
+
+    def valid_filters(self) -> dict[str, Any]:
+        """The cleaned value of each field that passed validation; the rest are ignored."""
+        self.is_valid()
+        return {name: value for name, value in self.cleaned_data.items() if value not in (None, "")}

@@ -1,0 +1,42 @@
+"""
+Per-object rules, used by views (to refuse), templates (to offer only allowed
+actions) and tests alike. Seeing an incident is a precondition for every other rule;
+views scope their querysets with `Incident.objects.visible_to`, so an incident a user
+may not see is a 404 before any of these run.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .workflow import Status
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+    from .models import Incident
+
+
+def can_view(user: User, incident: Incident) -> bool:
+    return user.is_staff or incident.reporter_id == user.pk
+
+
+def can_edit(user: User, incident: Incident) -> bool:
+    """Responders edit any incident; reporters their own while it is still Open."""
+    return user.is_staff or (incident.reporter_id == user.pk and incident.status == Status.OPEN)
+
+
+def can_triage(user: User) -> bool:
+    """Set severity, category and assignee on someone else's report."""
+    return user.is_staff
+
+
+def can_comment(user: User, incident: Incident) -> bool:
+    return can_view(user, incident)
+
+
+def can_write_internal_note(user: User) -> bool:
+    return user.is_staff
+
+
+def can_transition(user: User, incident: Incident) -> bool:
+    return user.is_staff

@@ -1,0 +1,52 @@
+"""
+What user text may contain, decided once on the way in (and again on the way out).
+
+Rich text (descriptions, comments) keeps a small safe subset of HTML; plain text
+(titles, names) keeps no markup at all. Both are idempotent, so saving an unchanged
+form again stores exactly what was there.
+"""
+from __future__ import annotations
+
+import html
+from functools import partial
+
+import bleach
+from bleach.linkifier import LinkifyFilter
+
+RICH_TEXT_TAGS = frozenset({"p", "br", "strong", "b", "em", "i", "code", "pre", "ul", "ol", "li", "blockquote", "a"})
+RICH_TEXT_ATTRIBUTES = {"a": ["href", "title", "rel"]}
+LINK_PROTOCOLS = frozenset({"http", "https", "mailto"})
+LINK_REL = "nofollow noopener"
+
+
+def _set_link_rel(attrs: dict, new: bool = False) -> dict:
+    attrs[(None, "rel")] = LINK_REL
+    return attrs
+
+
+_rich_text_cleaner = bleach.Cleaner(
+    tags=RICH_TEXT_TAGS,
+    attributes=RICH_TEXT_ATTRIBUTES,
+    protocols=LINK_PROTOCOLS,
+    strip=True,
+    strip_comments=True,
+    filters=[partial(LinkifyFilter, callbacks=[_set_link_rel], skip_tags=["pre", "code"])],
+)
+
+# Unescaping can reveal markup that was hidden behind entities; a few rounds settle it.
+_MAX_PLAIN_TEXT_ROUNDS = 10
+
+
+def clean_rich_text(value: str) -> str:
+    return _rich_text_cleaner.clean(value or "").strip()
+
+
+def clean_plain_text(value: str) -> str:
+    """Text with every tag removed, stored unescaped: templates escape it on the way out."""
+    text = value or ""
+    for _ in range(_MAX_PLAIN_TEXT_ROUNDS):
+        cleaned = html.unescape(bleach.clean(text, tags=set(), strip=True, strip_comments=True))
+        if cleaned == text:
+            break
+        text = cleaned
+    return " ".join(text.split())

@@ -1,0 +1,217 @@
+"""
+Every change to incidents, comments and categories goes through these functions: each
+validates, writes inside one transaction together with its audit row, and returns the
+object. Views and the admin call them; nothing else saves these models.
+"""
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from audit.models import Action
+from audit.services import audit_record
+
+from . import permissions
+from .models import Category, Comment, Incident, Severity
+from .sanitize import clean_plain_text, clean_rich_text
+from .workflow import TRANSITIONS
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+EDITABLE_FIELDS = ("title", "description", "category", "severity", "assignee")
+TRIAGE_FIELDS = frozenset({"assignee"})
+
+
+class StaleIncidentError(Exception):
+    """The incident changed after the form was loaded; `current` holds the newer values."""
+
+    def __init__(self, current: Incident) -> None:
+        super().__init__("This incident was changed by someone else after you opened it.")
+        self.current = current
+
+
+def _display(value: Any) -> Any:
+    """A JSON-friendly picture of a field value for the audit trail."""
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    return str(value)
+
+
+def incident_create(
+    *,
+    reporter: User,
+    title: str,
+    description: str,
+    severity: int = Severity.SEV3,
+    category: Category | None = None,
+    submission_token: uuid.UUID | None = None,
+) -> tuple[Incident, bool]:
+    """
+    Record a new incident reported by `reporter`. Returns the incident and whether it
+    was created: a repeated submission of the same form (same token) returns the
+    incident the first submission created instead of a duplicate.
+    """
+    if submission_token is not None:
+        existing = Incident.objects.filter(reporter=reporter, submission_token=submission_token).first()
+        if existing is not None:
+            return existing, False
+    incident = Incident(
+        title=clean_plain_text(title),
+        description=clean_rich_text(description),
+        severity=severity,
+        category=category,
+        reporter=reporter,
+        submission_token=submission_token,
+    )
+    incident.full_clean(exclude=["submission_token"])
+    try:
+        with transaction.atomic():
+            incident.save(force_insert=True)
+            audit_record(
+                Action.INCIDENT_REPORTED,
+                actor=reporter,
+                target=incident,
+                changes={
+                    "title": [None, incident.title],
+                    "severity": [None, incident.get_severity_display()],
+                    "category": [None, _display(category)],
+                },
+            )
+    except IntegrityError:
+        # Two submissions of one form raced; the other one won and holds the incident.
+        return Incident.objects.get(reporter=reporter, submission_token=submission_token), False
+    return incident, True
+
+
+def _checked_edit(incident: Incident, *, actor: User, values: dict[str, Any]) -> dict[str, Any]:
+    """The edit `actor` asked for, refused if not theirs to make, with its text sanitised."""
+    if not permissions.can_edit(actor, incident):
+        raise PermissionDenied("You may not edit this incident.")
+    unknown = set(values) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
+    if values.keys() & TRIAGE_FIELDS and not permissions.can_triage(actor):
+        raise PermissionDenied("Only responders may assign incidents.")
+    cleaners = {"title": clean_plain_text, "description": clean_rich_text}
+    return {name: cleaners[name](value) if name in cleaners else value for name, value in values.items()}
+
+
+def incident_update(
+    incident: Incident, *, actor: User, expected_version: int, **values: Any
+) -> Incident:
+    """
+    Apply field edits to `incident`, refusing with StaleIncidentError when it changed
+    since `expected_version` was read (nothing is written then). Only the fields that
+    really change are written and audited; triage fields need a responder.
+    """
+    values = _checked_edit(incident, actor=actor, values=values)
+    with transaction.atomic():
+        current = Incident.objects.select_for_update().get(pk=incident.pk)
+        if current.version != expected_version:
+            raise StaleIncidentError(current)
+        changed = {name: value for name, value in values.items() if getattr(current, name) != value}
+        if not changed:
+            return current
+        before = {name: _display(getattr(current, name)) for name in changed}
+        for name, value in changed.items():
+            setattr(current, name, value)
+        current.full_clean(exclude=["submission_token"])
+        current.version = F("version") + 1
+        current.save(update_fields=[*changed, "version", "updated_at"])
+        current.refresh_from_db()
+        diff = {name: [before[name], _display(getattr(current, name))] for name in changed}
+        if "assignee" in diff:
+            audit_record(Action.INCIDENT_ASSIGNED, actor=actor, target=current, changes={"assignee": diff.pop("assignee")})
+        if diff:
+            audit_record(Action.INCIDENT_EDITED, actor=actor, target=current, changes=diff)
+    return current
+
+
+def incident_transition(incident: Incident, *, actor: User, name: str, expected_version: int | None = None) -> Incident:
+    """
+    Move `incident` along the workflow. Refuses an unknown transition, one not allowed
+    from the current status, or (with `expected_version`) one based on a stale page,
+    changing nothing in each case.
+    """
+    if not permissions.can_transition(actor, incident):
+        raise PermissionDenied("Only responders may change an incident's status.")
+    transition = TRANSITIONS.get(name)
+    if transition is None:
+        raise ValidationError(f"“{name}” is not a workflow action.")
+    with transaction.atomic():
+        current = Incident.objects.select_for_update().get(pk=incident.pk)
+        if expected_version is not None and current.version != expected_version:
+            raise StaleIncidentError(current)
+        if current.status not in transition.sources:
+            raise ValidationError(
+                f"An incident that is {current.get_status_display()} cannot be moved with “{transition.label}”."
+            )
+        now = timezone.now()
+        before_status = current.status
+        current.status = transition.target
+        for stamp in transition.sets:
+            setattr(current, stamp, now)
+        for stamp in transition.sets_once:
+            if getattr(current, stamp) is None:
+                setattr(current, stamp, now)
+        for stamp in transition.clears:
+            setattr(current, stamp, None)
+        current.version = F("version") + 1
+        current.save()
+        current.refresh_from_db()
+        audit_record(
+            Action.INCIDENT_TRANSITIONED,
+            actor=actor,
+            target=current,
+            changes={"status": [before_status, current.status], "transition": [None, transition.name]},
+        )
+    return current
+
+
+def comment_add(incident: Incident, *, author: User, body: str, internal: bool = False) -> Comment:
+    """Add a comment, or an internal note when `internal` (responders only)."""
+    if not permissions.can_comment(author, incident):
+        raise PermissionDenied("You may not comment on this incident.")
+    if internal and not permissions.can_write_internal_note(author):
+        raise PermissionDenied("Only responders may write internal notes.")
+    cleaned = clean_rich_text(body)
+    if not clean_plain_text(cleaned):
+        raise ValidationError({"body": "Write something before posting."})
+    with transaction.atomic():
+        comment = Comment.objects.create(incident=incident, author=author, body=cleaned, internal=internal)
+        audit_record(
+            Action.INCIDENT_NOTE_ADDED if internal else Action.INCIDENT_COMMENTED,
+            actor=author,
+            target=incident,
+            changes={"comment": [None, comment.pk]},
+        )
+    return comment
+
+
+def category_save(category: Category, *, actor: User | None) -> Category:
+    """Create or change a category (the admin's only way to write one)."""
+    is_new = category.pk is None
+    before: dict[str, Any] = {}
+    if not is_new:
+        before = dict(Category.objects.values("name", "description", "is_active").get(pk=category.pk))
+    category.name = clean_plain_text(category.name)
+    category.full_clean()
+    with transaction.atomic():
+        category.save()
+        after = {"name": category.name, "description": category.description, "is_active": category.is_active}
+        diff = {name: [before.get(name), value] for name, value in after.items() if before.get(name) != value}
+        action = Action.CATEGORY_CREATED if is_new else Action.CATEGORY_CHANGED
+        audit_record(action, actor=actor, target=category, changes=diff)
+    return category
+
+
+def category_delete(category: Category, *, actor: User | None) -> None:
+    with transaction.atomic():
+        audit_record(Action.CATEGORY_DELETED, actor=actor, target=category, changes={"name": [category.name, None]})
+        category.delete()

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+app_name = "incidents"
+
+urlpatterns = [
+    path("", views.IncidentListView.as_view(), name="list"),
+    path("new/", views.IncidentCreateView.as_view(), name="create"),
+    path("<int:pk>/", views.IncidentDetailView.as_view(), name="detail"),
+    path("<int:pk>/edit/", views.IncidentEditView.as_view(), name="edit"),
+    path("<int:pk>/comments/", views.CommentCreateView.as_view(), name="comment"),
+    path("<int:pk>/actions/<slug:name>/", views.IncidentTransitionView.as_view(), name="transition"),
+]

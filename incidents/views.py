@@ -1,0 +1,222 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.views import View
+from django.views.generic import DetailView, FormView, ListView, TemplateView
+
+from accounts.models import User
+from accounts.types import AuthenticatedHttpRequest, request_user
+
+from . import permissions
+from .forms import SORT_ORDERS, CommentForm, IncidentEditForm, IncidentFilterForm, IncidentReportForm, TransitionForm
+from .models import Comment, Incident
+from .services import StaleIncidentError, comment_add, incident_create, incident_transition, incident_update
+from .workflow import Status, transitions_from
+
+
+def filter_incidents(queryset: QuerySet[Incident], filters: dict[str, Any], user: User) -> QuerySet[Incident]:
+    """Apply the list's validated filters, search and sort (see IncidentFilterForm)."""
+    if "status" in filters:
+        queryset = queryset.filter(status=filters["status"])
+    if "severity" in filters:
+        queryset = queryset.filter(severity=filters["severity"])
+    if "category" in filters:
+        queryset = queryset.filter(category=filters["category"])
+    assignee = filters.get("assignee")
+    if assignee == "me":
+        queryset = queryset.filter(assignee=user)
+    elif assignee == "none":
+        queryset = queryset.filter(assignee__isnull=True)
+    elif assignee:
+        queryset = queryset.filter(assignee_id=int(assignee))
+    if "q" in filters:
+        term = filters["q"]
+        queryset = queryset.filter(Q(title__icontains=term) | Q(description__icontains=term))
+    return queryset.order_by(*SORT_ORDERS[filters.get("sort", "newest")])
+
+
+class VisibleIncidentMixin(LoginRequiredMixin):
+    """Scopes every lookup to what the user may see, so anyone else's incident is a 404."""
+
+    request: HttpRequest
+    kwargs: dict[str, Any]
+
+    @property
+    def user(self) -> User:
+        return request_user(self.request)
+
+    def get_queryset(self) -> QuerySet[Incident]:
+        return Incident.objects.visible_to(self.user).for_list()
+
+    def get_incident(self) -> Incident:
+        return get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
+
+
+class DashboardView(LoginRequiredMixin, TemplateView):
+    template_name = "incidents/dashboard.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        user = request_user(self.request)
+        visible = Incident.objects.visible_to(user).for_list()
+        unresolved = visible.filter(status__in=[Status.OPEN, Status.IN_PROGRESS])
+        by_status = dict(visible.values_list("status").annotate(n=Count("id")).order_by())
+        context.update(
+            status_counts=[(label, by_status.get(value, 0), value) for value, label in Status.choices],
+            my_open=unresolved.filter(reporter=user)[:10],
+            my_queue=unresolved.filter(assignee=user).order_by("severity", "-created_at")[:10] if user.is_staff else None,
+            unassigned=unresolved.filter(assignee__isnull=True).order_by("severity", "-created_at")[:10]
+            if user.is_staff else None,
+        )
+        return context
+
+
+class IncidentListView(VisibleIncidentMixin, ListView):
+    template_name = "incidents/incident_list.html"
+    context_object_name = "incidents"
+    paginate_by = 25
+
+    def get_queryset(self) -> QuerySet[Incident]:
+        self.filter_form = IncidentFilterForm(self.request.GET)
+        return filter_incidents(super().get_queryset(), self.filter_form.valid_filters(), self.user)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        context.update(filter_form=self.filter_form, query_string=query.urlencode())
+        return context
+
+
+class IncidentCreateView(LoginRequiredMixin, FormView):
+    template_name = "incidents/incident_form.html"
+    form_class = IncidentReportForm
+
+    def form_valid(self, form: IncidentReportForm) -> HttpResponse:
+        incident, created = incident_create(reporter=request_user(self.request), **form.cleaned_data)
+        if created:
+            messages.success(self.request, f"Incident #{incident.pk} reported. Responders have been told.")
+        else:
+            messages.info(self.request, f"This report was already submitted as incident #{incident.pk}.")
+        return redirect(incident)
+
+
+class IncidentDetailView(VisibleIncidentMixin, DetailView):
+    template_name = "incidents/incident_detail.html"
+    context_object_name = "incident"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        incident, user = self.object, self.user
+        context.update(
+            comments=Comment.objects.visible_to(user).filter(incident=incident).select_related("author"),
+            comment_form=kwargs.get("comment_form")
+            or CommentForm(can_write_internal_note=permissions.can_write_internal_note(user)),
+            transitions=transitions_from(incident.status) if permissions.can_transition(user, incident) else [],
+            can_edit=permissions.can_edit(user, incident),
+        )
+        return context
+
+
+class IncidentEditView(VisibleIncidentMixin, FormView):
+    template_name = "incidents/incident_edit.html"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        self.incident = self.get_incident()
+        if not permissions.can_edit(self.user, self.incident):
+            messages.error(request, "This incident can no longer be edited by its reporter: it is being worked on.")
+            return redirect(self.incident)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form(self, form_class: Any = None) -> IncidentEditForm:
+        return IncidentEditForm(
+            **self.get_form_kwargs(), can_triage=permissions.can_triage(self.user)
+        )
+
+    def get_initial(self) -> dict[str, Any]:
+        return IncidentEditForm.initial_for(self.incident)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(incident=self.incident, **kwargs)
+
+    def form_valid(self, form: IncidentEditForm) -> HttpResponse:
+        values = dict(form.cleaned_data)
+        expected_version = values.pop("version")
+        try:
+            incident = incident_update(
+                self.incident, actor=self.user, expected_version=expected_version, **values
+            )
+        except StaleIncidentError as stale:
+            return self.refuse_stale(form, stale.current)
+        except ValidationError as error:
+            form.add_error(None, error)
+            return self.form_invalid(form)
+        messages.success(self.request, "Incident updated.")
+        return redirect(incident)
+
+    def refuse_stale(self, form: IncidentEditForm, current: Incident) -> HttpResponse:
+        """Keep what the user typed, show what changed meanwhile, and arm the form with the new version."""
+        data = self.request.POST.copy()
+        data["version"] = str(current.version)
+        form.data = data
+        form.add_error(
+            None,
+            "Someone else changed this incident while you were editing it. Their version is shown below; "
+            "review it, then save again to apply your changes on top.",
+        )
+        return self.render_to_response(self.get_context_data(form=form, current=current))
+
+
+class IncidentActionView(VisibleIncidentMixin, View):
+    """Base for the POST-only actions on one incident; GET never changes anything."""
+
+    http_method_names = ["post"]
+
+
+class CommentCreateView(IncidentActionView):
+    def post(self, request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+        incident = self.get_incident()
+        can_note = permissions.can_write_internal_note(request.user)
+        form = CommentForm(request.POST, can_write_internal_note=can_note)
+        if form.is_valid():
+            try:
+                comment = comment_add(
+                    incident, author=request.user, body=form.cleaned_data["body"],
+                    internal=form.cleaned_data.get("internal", False),
+                )
+            except ValidationError as error:
+                form.add_error("body", error.message_dict.get("body", error.messages))
+            else:
+                messages.success(request, "Internal note added." if comment.internal else "Comment added.")
+                return HttpResponseRedirect(f"{incident.get_absolute_url()}#comment-{comment.pk}")
+        view = IncidentDetailView(request=request, kwargs={"pk": pk}, object=incident)
+        return view.render_to_response(view.get_context_data(comment_form=form), status=400)
+
+
+class IncidentTransitionView(IncidentActionView):
+    def post(self, request: AuthenticatedHttpRequest, pk: int, name: str) -> HttpResponse:
+        incident = self.get_incident()
+        if not permissions.can_transition(request.user, incident):
+            raise PermissionDenied("Only responders may change an incident's status.")
+        form = TransitionForm(request.POST)
+        expected_version = form.cleaned_data["version"] if form.is_valid() else None
+        try:
+            incident = incident_transition(incident, actor=request.user, name=name,
+                                           expected_version=expected_version)
+        except StaleIncidentError:
+            messages.error(request, "This incident changed since you loaded the page; nothing was done. "
+                                    "Check it and try again.")
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"Incident is now {incident.get_status_display()}.")
+        return redirect(incident)
