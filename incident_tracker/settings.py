@@ -30,7 +30,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin site itself is django-otp's OTPAdminSite: staff with a verified second factor only.
+    "accounts.apps.SecureAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -57,6 +58,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.PrivateCacheMiddleware",
+    "accounts.middleware.SessionLifetimeMiddleware",
+    "accounts.middleware.SecondFactorRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "audit.middleware.AuditContextMiddleware",
@@ -118,6 +122,25 @@ AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/lockout.html"
+# The same client address the audit log records (behind a proxy, the one it saw).
+AXES_CLIENT_IP_CALLABLE = "audit.middleware.client_ip"
+# The attempts themselves are kept in the database (axes' default handler), so every
+# app process sees the same counts.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+
+# Two-step sign-in: how long the code step waits after a correct password, and the
+# exponential back-off after wrong codes (1, 2, 4, 8... seconds times the factor).
+SIGN_IN_CODE_TIMEOUT = env.int("SIGN_IN_CODE_TIMEOUT_SECONDS", default=300)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Incident Tracker")
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+
+# --- Sessions -----------------------------------------------------------------------
+# A session ends after SESSION_IDLE_MINUTES without a request, and in any case
+# SESSION_ABSOLUTE_HOURS after sign-in (accounts.middleware.SessionLifetimeMiddleware).
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_MINUTES", default=30) * 60
+SESSION_ABSOLUTE_LIFETIME = env.int("SESSION_ABSOLUTE_HOURS", default=12) * 3600
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_LIFETIME
 
 # --- Internationalisation -----------------------------------------------------------
 LANGUAGE_CODE = "en-gb"

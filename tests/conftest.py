@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from typing import Callable
+
 import pytest
 from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
-from tests.factories import make_user
+from tests.factories import make_totp_device, make_user
 
 
 @pytest.fixture(autouse=True)
@@ -47,6 +51,26 @@ def signed_in(user: User) -> Client:
     return client
 
 
+def signed_in_verified(user: User) -> Client:
+    """
+    A client signed in as if through both sign-in steps: the user gets a confirmed
+    authenticator (unless they have one) and the session is marked verified by it.
+    Staff need this for every page; see accounts.middleware.SecondFactorRequiredMiddleware.
+    """
+    device = TOTPDevice.objects.devices_for_user(user, confirmed=True).first() or make_totp_device(user=user)
+    client = signed_in(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
+@pytest.fixture
+def otp_client(db) -> Callable[[User], Client]:
+    """`otp_client(user)`: a client for `user` with a verified second factor."""
+    return signed_in_verified
+
+
 @pytest.fixture
 def reporter_client(reporter) -> Client:
     return signed_in(reporter)
@@ -59,4 +83,9 @@ def other_client(other_reporter) -> Client:
 
 @pytest.fixture
 def responder_client(responder) -> Client:
-    return signed_in(responder)
+    return signed_in_verified(responder)
+
+
+@pytest.fixture
+def admin_client(admin_user) -> Client:
+    return signed_in_verified(admin_user)

@@ -4,6 +4,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
+from django_otp.oath import totp
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
 from incidents.models import Category, Comment, Incident, Severity
@@ -15,6 +18,21 @@ DEFAULT_PASSWORD = "correct-horse-battery-staple"
 def make_user(*, username: str = "user", password: str = DEFAULT_PASSWORD, **fields: Any) -> User:
     fields.setdefault("email", f"{username}@example.com")
     return User.objects.create_user(username=username, password=password, **fields)
+
+
+def make_totp_device(*, user: User, confirmed: bool = True) -> TOTPDevice:
+    return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=confirmed)
+
+
+def totp_code(device: TOTPDevice, *, steps_ahead: int = 0) -> str:
+    """The code the user's app shows now (or `steps_ahead` periods later, to sign in twice within one period)."""
+    return f"{totp(device.bin_key, device.step, device.t0, device.digits, drift=steps_ahead):06d}"
+
+
+def make_backup_codes(*, user: User, codes: tuple[str, ...] = ("backup01", "backup02")) -> StaticDevice:
+    device = StaticDevice.objects.create(user=user, name="Backup codes", confirmed=True)
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    return device
 
 
 def make_category(*, name: str = "Network", **fields: Any) -> Category:

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django_otp.models import Device
+
+from .models import User
+from .services import otp_verify
+
+CODE_HELP = "The 6-digit code your authenticator app shows now, or one of your backup codes."
+
+
+def code_field(**kwargs: Any) -> forms.CharField:
+    return forms.CharField(
+        max_length=32, strip=True,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text", "autocapitalize": "none",
+                                      "spellcheck": "false"}),
+        **kwargs,
+    )
+
+
+class SignInCodeForm(forms.Form):
+    """The second step of signing in: one code checked against the user's devices."""
+
+    code = code_field(label="Code", help_text=CODE_HELP)
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.device: Device | None = None
+
+    def clean_code(self) -> str:
+        self.device = otp_verify(self.user, token=self.cleaned_data["code"])
+        return self.cleaned_data["code"]
+
+
+class EnrolmentConfirmForm(forms.Form):
+    code = code_field(label="Code from the app", help_text="Enter the 6-digit code the app shows after scanning.")
+
+
+class ReauthenticateForm(SignInCodeForm):
+    """
+    Proof that the person at the keyboard holds both the password and the device,
+    asked before backup codes are replaced or the second factor is removed. The
+    password is checked first, so a wrong password never uses up a backup code.
+    """
+
+    password = forms.CharField(label="Current password", strip=False,
+                               widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    code = code_field(label="Current code", help_text=CODE_HELP)
+    field_order = ["password", "code"]
+
+    def clean_password(self) -> str:
+        if not self.user.check_password(self.cleaned_data["password"]):
+            raise forms.ValidationError("That is not your current password.", code="wrong_password")
+        return self.cleaned_data["password"]
+
+    def clean_code(self) -> str:
+        if "password" not in self.cleaned_data:
+            return self.cleaned_data["code"]
+        return super().clean_code()

@@ -1,0 +1,164 @@
+"""
+State changes of an account's credentials: the second factor, backup codes and the
+password. Each one is audited in its own transaction and the account holder is told
+by e-mail, so a change they did not make does not go unnoticed.
+"""
+from __future__ import annotations
+
+import math
+import re
+from functools import partial
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django_otp.models import Device
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from audit.models import Action
+from audit.services import audit_record
+
+from .models import User
+
+BACKUP_CODE_COUNT = 10
+TOTP_DEVICE_NAME = "Authenticator app"
+BACKUP_DEVICE_NAME = "Backup codes"
+_SEPARATORS = re.compile(r"[\s-]+")
+
+INVALID_CODE_MESSAGE = "That code is not valid. Enter the 6-digit code your app shows now, or one of your backup codes."
+
+
+class CodeThrottledError(ValidationError):
+    """Too many wrong codes in a row: the device refuses to check any code for a while."""
+
+
+def security_notice_send(user: User, *, change: str) -> None:
+    """
+    Tell the account holder, once the change is committed, that their credentials
+    changed; a user without an address is simply not told.
+    """
+    if not user.email:
+        return
+    body = render_to_string("accounts/email/security_notice.txt", {"user": user, "change": change, "when": timezone.now()})
+    transaction.on_commit(partial(
+        send_mail, "Security change on your Incident Tracker account", body, settings.DEFAULT_FROM_EMAIL, [user.email],
+        fail_silently=True,
+    ))
+
+
+def _normalised_code(token: str) -> str:
+    return _SEPARATORS.sub("", token or "").lower()
+
+
+def _device_for_code(user: User, code: str) -> TOTPDevice | StaticDevice | None:
+    """An all-digit code is for the authenticator app; anything else is a backup code."""
+    model: type[TOTPDevice] | type[StaticDevice] = TOTPDevice if code.isdigit() else StaticDevice
+    return model.objects.devices_for_user(user, confirmed=True).select_for_update().first()
+
+
+def otp_verify(user: User, *, token: str) -> Device:
+    """
+    Check a code against the user's confirmed devices and return the device that
+    accepted it. A wrong code is recorded (OTP_FAILED) and makes the device wait
+    longer before it checks the next one (django-otp's exponential throttling); a
+    backup code is consumed when it is accepted.
+    """
+    code = _normalised_code(token)
+    with transaction.atomic():
+        device = _device_for_code(user, code)
+        allowed, details = device.verify_is_allowed() if device else (True, None)
+        if device is not None and allowed and device.verify_token(code):
+            return device
+        reason = "throttled" if not allowed else "wrong code"
+        audit_record(Action.OTP_FAILED, actor=user, target=user,
+                     changes={"reason": reason, "device": device.name if device else "none"})
+    if not allowed and details and "locked_until" in details:
+        wait = max(1, math.ceil((details["locked_until"] - timezone.now()).total_seconds()))
+        raise CodeThrottledError(f"Too many wrong codes in a row. Wait {wait} seconds, then try again.",
+                                 code="throttled")
+    raise ValidationError(INVALID_CODE_MESSAGE, code="invalid")
+
+
+def totp_device_start(user: User) -> TOTPDevice:
+    """
+    Give the user a new, unconfirmed authenticator secret to scan. It replaces any
+    earlier unconfirmed one; it signs nothing in until confirmed with a code.
+    """
+    with transaction.atomic():
+        TOTPDevice.objects.devices_for_user(user, confirmed=False).delete()
+        return TOTPDevice.objects.create(user=user, name=TOTP_DEVICE_NAME, confirmed=False)
+
+
+def _new_backup_codes(user: User) -> list[str]:
+    device, _ = StaticDevice.objects.get_or_create(user=user, name=BACKUP_DEVICE_NAME, defaults={"confirmed": True})
+    device.token_set.all().delete()
+    codes = [StaticToken.random_token() for _ in range(BACKUP_CODE_COUNT)]
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    return codes
+
+
+def totp_device_confirm(device: TOTPDevice, *, token: str) -> list[str]:
+    """
+    Confirm the pending authenticator with a code it generated, replace any earlier
+    device, and return a fresh set of backup codes (the only time they are shown).
+    """
+    user = device.user
+    with transaction.atomic():
+        if not device.verify_token(_normalised_code(token)):
+            audit_record(Action.OTP_FAILED, actor=user, target=user, changes={"reason": "wrong enrolment code"})
+            failed = True
+        else:
+            TOTPDevice.objects.devices_for_user(user).exclude(pk=device.pk).delete()
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            codes = _new_backup_codes(user)
+            audit_record(Action.OTP_ENROLLED, actor=user, target=user, changes={"device": device.name})
+            security_notice_send(user, change="Two-factor sign-in was turned on with a new authenticator app.")
+            failed = False
+    if failed:
+        raise ValidationError("That code does not match the app. Check the clock on your phone and try the new code.",
+                              code="invalid")
+    return codes
+
+
+def backup_codes_regenerate(user: User) -> list[str]:
+    """Replace every backup code with ten new ones; the old ones stop working at once."""
+    with transaction.atomic():
+        codes = _new_backup_codes(user)
+        audit_record(Action.OTP_BACKUP_CODES_REGENERATED, actor=user, target=user)
+        security_notice_send(user, change="New backup codes were generated; the earlier ones no longer work.")
+    return codes
+
+
+def second_factor_remove(user: User, *, actor: User) -> None:
+    """
+    Remove every device of the user: by the user themself (after re-authenticating)
+    or by an administrator resetting a lost phone. Staff will have to enrol again
+    before they can do anything else.
+    """
+    with transaction.atomic():
+        removed = [device.name for device in TOTPDevice.objects.devices_for_user(user)]
+        TOTPDevice.objects.devices_for_user(user).delete()
+        StaticDevice.objects.devices_for_user(user).delete()
+        audit_record(Action.OTP_REMOVED, actor=actor, target=user,
+                     changes={"devices": removed, "by_administrator": actor.pk != user.pk})
+        security_notice_send(user, change="Two-factor sign-in was turned off"
+                             + (" by an administrator." if actor.pk != user.pk else "."))
+
+
+def password_set(user: User, *, password: str, action: Action) -> User:
+    """
+    Store a new password (already validated by the form) after a change or a reset.
+    Every other session of the user ends, because their session hash no longer matches.
+    """
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        audit_record(action, actor=user, target=user)
+        security_notice_send(user, change="Your password was changed." if action == Action.PASSWORD_CHANGED
+                             else "Your password was reset through the link e-mailed to you.")
+    return user

@@ -1,0 +1,215 @@
+from __future__ import annotations
+
+from base64 import b32encode
+from typing import Any
+
+import segno
+from django.contrib import messages
+from django.contrib.auth import login, update_session_auth_hash
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, SetPasswordForm
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect
+from django.urls import reverse_lazy
+from django.utils.decorators import method_decorator
+from django.utils.safestring import SafeString, mark_safe
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.generic import FormView, TemplateView
+from django_otp import user_has_device
+from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from audit.models import Action
+
+from . import twostep
+from .forms import EnrolmentConfirmForm, ReauthenticateForm, SignInCodeForm
+from .models import User
+from .services import (
+    backup_codes_regenerate,
+    password_set,
+    second_factor_remove,
+    totp_device_confirm,
+    totp_device_start,
+)
+from .types import request_user
+
+
+class SignInView(auth_views.LoginView):
+    """
+    Step one: the password. A user with a confirmed device is not signed in yet; the
+    session remembers them for the code step. Everyone else is signed in here (staff
+    without a device are then held at enrolment by SecondFactorRequiredMiddleware).
+    """
+
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        user = form.get_user()
+        if user_has_device(user, confirmed=True):
+            twostep.begin(self.request, user=user, redirect_to=self.get_success_url())
+            return redirect("accounts:login_code")
+        login(self.request, user)
+        return redirect(self.get_success_url())
+
+
+@method_decorator([sensitive_post_parameters("code"), never_cache], name="dispatch")
+class SignInCodeView(FormView):
+    """
+    Step two: a code from the authenticator app or a backup code. Also where a
+    signed-in user with a device proves it when their session is not verified yet.
+    """
+
+    template_name = "accounts/login_code.html"
+    form_class = SignInCodeForm
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        user = twostep.pending_user(request)
+        if user is None and request.user.is_authenticated and not twostep.is_verified(request.user):
+            user = request_user(request) if user_has_device(request.user, confirmed=True) else None
+        if user is None:
+            twostep.clear(request)
+            messages.info(request, "Your sign-in timed out. Enter your username and password again.")
+            return redirect("accounts:login")
+        self.user = user
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "user": self.user}
+
+    def form_valid(self, form: SignInCodeForm) -> HttpResponse:
+        redirect_to = twostep.pending_redirect(self.request)
+        assert form.device is not None
+        twostep.complete(self.request, user=self.user, device=form.device)
+        return redirect(redirect_to)
+
+
+def qr_svg(data: str) -> SafeString:
+    """The QR code as inline SVG made here, so no third party ever sees the secret and the CSP stays strict."""
+    return mark_safe(segno.make(data, error="m").svg_inline(scale=4, dark="#000", light="#fff", title="QR code to scan"))
+
+
+def spaced(secret: str) -> str:
+    return " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+
+
+@method_decorator(never_cache, name="dispatch")
+class SecurityView(LoginRequiredMixin, TemplateView):
+    """Two-factor status and enrolment, backup codes and password change for the signed-in user."""
+
+    template_name = "accounts/security.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        user = request_user(self.request)
+        context = super().get_context_data(**kwargs)
+        confirmed = TOTPDevice.objects.devices_for_user(user, confirmed=True).first()
+        pending = None if confirmed else TOTPDevice.objects.devices_for_user(user, confirmed=False).first()
+        context.update(
+            device=confirmed,
+            pending=pending,
+            backup_codes_left=StaticToken.objects.filter(device__user=user, device__confirmed=True).count(),
+            required=user.is_staff or user.is_superuser,
+            reauth_form=kwargs.get("reauth_form") or ReauthenticateForm(user=user),
+            password_form=kwargs.get("password_form") or PasswordChangeForm(user),
+        )
+        if pending is not None:
+            secret = b32encode(pending.bin_key).decode()
+            context.update(qr_code=qr_svg(pending.config_url), secret=spaced(secret),
+                           confirm_form=kwargs.get("confirm_form") or EnrolmentConfirmForm())
+        return context
+
+
+class SecurityActionView(LoginRequiredMixin, View):
+    """Base for the POST-only actions of the security page; each renders the page again on a form error."""
+
+    http_method_names = ["post"]
+
+    @property
+    def user(self) -> User:
+        return request_user(self.request)
+
+    def page(self, status: int = 200, **context: Any) -> HttpResponse:
+        view = SecurityView(request=self.request, kwargs={})
+        return view.render_to_response(view.get_context_data(**context), status=status)
+
+    def show_codes(self, codes: list[str], message: str) -> HttpResponse:
+        """Backup codes appear in this one response and never again."""
+        messages.success(self.request, message)
+        return self.page(backup_codes=codes)
+
+
+class EnrolmentStartView(SecurityActionView):
+    def post(self, request: HttpRequest) -> HttpResponse:
+        totp_device_start(self.user)
+        return redirect("accounts:security")
+
+
+class EnrolmentConfirmView(SecurityActionView):
+    def post(self, request: HttpRequest) -> HttpResponse:
+        device = TOTPDevice.objects.devices_for_user(self.user, confirmed=False).first()
+        if device is None:
+            return redirect("accounts:security")
+        form = EnrolmentConfirmForm(request.POST)
+        if form.is_valid():
+            try:
+                codes = totp_device_confirm(device, token=form.cleaned_data["code"])
+            except ValidationError as error:
+                form.add_error("code", error)
+            else:
+                request.session.cycle_key()
+                twostep.otp_login(request, device)
+                return self.show_codes(codes, "Two-factor sign-in is on. Save your backup codes now.")
+        return self.page(status=400, confirm_form=form)
+
+
+class BackupCodesRegenerateView(SecurityActionView):
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = ReauthenticateForm(request.POST, user=self.user)
+        if not form.is_valid():
+            return self.page(status=400, reauth_form=form)
+        codes = backup_codes_regenerate(self.user)
+        return self.show_codes(codes, "New backup codes generated; the old ones no longer work.")
+
+
+class SecondFactorRemoveView(SecurityActionView):
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = ReauthenticateForm(request.POST, user=self.user)
+        if not form.is_valid():
+            return self.page(status=400, reauth_form=form)
+        second_factor_remove(self.user, actor=self.user)
+        messages.success(request, "Two-factor sign-in is off." + (
+            " Staff must set it up again before continuing." if self.user.is_staff or self.user.is_superuser else ""))
+        return redirect("accounts:security")
+
+
+class PasswordChangeView(SecurityActionView):
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = PasswordChangeForm(self.user, request.POST)
+        if not form.is_valid():
+            return self.page(status=400, password_form=form)
+        user = password_set(self.user, password=form.cleaned_data["new_password1"], action=Action.PASSWORD_CHANGED)
+        # Keeps this session (and its verified device) signed in; every other session ends.
+        update_session_auth_hash(request, user)
+        messages.success(request, "Your password was changed.")
+        return redirect("accounts:security")
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "accounts/password_reset_form.html"
+    email_template_name = "accounts/email/password_reset.txt"
+    subject_template_name = "accounts/email/password_reset_subject.txt"
+    success_url = reverse_lazy("accounts:password_reset_done")
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
+    def form_valid(self, form: SetPasswordForm) -> HttpResponse:
+        """Django's view saves the form; ours goes through the service so the reset is audited and notified."""
+        password_set(form.user, password=form.cleaned_data["new_password1"], action=Action.PASSWORD_RESET)
+        del self.request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN]
+        return redirect(self.get_success_url())

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from audit.models import Action, AuditLog
+from tests.conftest import signed_in
+from tests.factories import make_totp_device
+
+pytestmark = pytest.mark.django_db
+
+
+def test_admin_needs_a_verified_second_factor(admin_user):
+    make_totp_device(user=admin_user)
+    client = signed_in(admin_user)
+    assert client.get("/admin/")["Location"] == reverse("accounts:login_code")
+
+
+def test_admin_is_open_to_verified_staff(admin_client):
+    response = admin_client.get("/admin/")
+    assert response.status_code == 200
+    assert "Incident Tracker administration" in response.content.decode()
+
+
+def test_admin_login_goes_through_the_product_sign_in(client):
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    response = client.get(response["Location"])
+    assert response["Location"] == f"{reverse('accounts:login')}?next=/admin/"
+
+
+def test_admin_refuses_signed_in_reporters_without_a_loop(reporter_client):
+    response = reporter_client.get("/admin/", follow=True)
+    assert response.status_code == 403
+
+
+def test_admin_password_change_goes_to_the_security_page(admin_client):
+    assert admin_client.get(reverse("admin:password_change"))["Location"] == reverse("accounts:security")
+
+
+def test_admin_resets_a_users_second_factor(admin_client, admin_user, reporter, django_capture_on_commit_callbacks):
+    make_totp_device(user=reporter)
+    changelist = reverse("admin:accounts_user_changelist")
+    assert "Two-factor" in admin_client.get(changelist).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(changelist, {"action": "reset_second_factor", "_selected_action": [reporter.pk]})
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(user=reporter).exists()
+    row = AuditLog.objects.get(action=Action.OTP_REMOVED)
+    assert row.actor == admin_user and row.target_id == str(reporter.pk)
+    assert row.changes["by_administrator"] is True
+    assert mail.outbox[-1].to == ["reporter@example.com"]
+    assert "by an administrator" in mail.outbox[-1].body
