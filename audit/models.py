@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+
+if TYPE_CHECKING:
+    from accounts.models import User
+    from incidents.models import Incident
 
 
 class Action(models.TextChoices):
@@ -34,9 +39,36 @@ class Action(models.TextChoices):
     OTP_REMOVED = "otp.removed", "Second factor removed"
     OTP_FAILED = "otp.failed", "Second factor failed"
     OTP_BACKUP_CODES_REGENERATED = "otp.backup_codes_regenerated", "Backup codes regenerated"
+    AUDIT_EXPORTED = "audit.exported", "Audit log exported"
+
+
+# What a reporter may see of their incident's history: everything else (internal notes,
+# and any action added later) is for responders until it is listed here on purpose.
+PUBLIC_INCIDENT_ACTIONS = frozenset({
+    Action.INCIDENT_REPORTED,
+    Action.INCIDENT_EDITED,
+    Action.INCIDENT_TRANSITIONED,
+    Action.INCIDENT_ASSIGNED,
+    Action.INCIDENT_COMMENTED,
+})
 
 
 GENESIS_HASH = "0" * 64
+
+
+class AuditLogQuerySet(models.QuerySet["AuditLog"]):
+    def in_chain_order(self) -> AuditLogQuerySet:
+        return self.order_by("sequence")
+
+    def for_incident(self, incident: Incident) -> AuditLogQuerySet:
+        """The incident's own history, oldest first (served by the target index)."""
+        return self.filter(target_type=incident._meta.label_lower, target_id=str(incident.pk)).in_chain_order()
+
+    def visible_to(self, user: User) -> AuditLogQuerySet:
+        """Responders see every row; anyone else only incident actions that concern the public view."""
+        if user.is_staff:
+            return self
+        return self.filter(action__in=PUBLIC_INCIDENT_ACTIONS)
 
 
 class AuditLog(models.Model):
@@ -49,8 +81,11 @@ class AuditLog(models.Model):
 
     sequence = models.PositiveBigIntegerField(unique=True, editable=False)
     created_at = models.DateTimeField(editable=False, db_index=True)
+    # No database constraint and no cascade: deleting a user must neither rewrite nor
+    # remove history, so the row keeps the id it was written with (and the hash stays valid).
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False,
+        related_name="+", editable=False,
     )
     # Kept so the row still says who acted after the user is deleted; empty means the system.
     actor_username = models.CharField(max_length=150, blank=True, editable=False)
@@ -61,15 +96,20 @@ class AuditLog(models.Model):
     changes = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder, editable=False)
     ip_address = models.GenericIPAddressField(null=True, blank=True, editable=False)
     user_agent = models.CharField(max_length=500, blank=True, editable=False)
-    previous_hash = models.CharField(max_length=64, editable=False)
+    # Unique: two rows can never claim the same predecessor, whatever the writers do.
+    previous_hash = models.CharField(max_length=64, unique=True, editable=False)
     entry_hash = models.CharField(max_length=64, unique=True, editable=False)
 
     class Meta:
         ordering = ["-sequence"]
+        verbose_name = "audit log entry"
+        verbose_name_plural = "audit log"
         indexes = [
             models.Index(fields=["target_type", "target_id", "sequence"], name="audit_target_idx"),
             models.Index(fields=["action", "-created_at"], name="audit_action_idx"),
         ]
+
+    objects = AuditLogQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.action} {self.target_label}".strip()
@@ -78,7 +118,8 @@ class AuditLog(models.Model):
         """The fields the hash covers, in a form that serialises identically every time."""
         return {
             "sequence": self.sequence,
-            "created_at": self.created_at.isoformat(),
+            # Databases hand timestamps back in UTC; the hash must not depend on the zone they were written in.
+            "created_at": self.created_at.astimezone(datetime.timezone.utc).isoformat(),
             "actor_id": self.actor_id,
             "actor_username": self.actor_username,
             "action": self.action,

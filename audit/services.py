@@ -1,9 +1,17 @@
+"""
+The only writer of the audit log. Every row is appended at the head of the hash chain
+inside the caller's transaction; what goes into a row is normalised first, so that the
+hash computed here is the hash `verify_audit` recomputes from the row read back on any
+database (PostgreSQL's jsonb, inet and varchar columns each have their own ideas).
+"""
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -12,6 +20,7 @@ from django.utils.ipv6 import clean_ipv6_address
 from accounts.models import User
 
 from .context import current_origin
+from .middleware import MAX_USER_AGENT_LENGTH
 from .models import GENESIS_HASH, Action, AuditLog
 
 # Any constant works: it names the one PostgreSQL advisory lock that serialises appends.
@@ -23,22 +32,74 @@ def _lock_chain_head() -> None:
     Make concurrent writers append one at a time so no two rows claim the same
     predecessor. PostgreSQL: a transaction-scoped advisory lock (readers are never
     blocked). SQLite: transactions already BEGIN IMMEDIATE (see settings), which
-    serialises writers for the whole database.
+    serialises writers for the whole database. Either way the unique previous_hash
+    column refuses a fork should a writer ever slip past.
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
 
 
-def _normalised(value: Any) -> Any:
-    """The value exactly as the JSON column gives it back, so the hash verifies after a reload."""
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+def _clean_text(value: str) -> str:
+    """
+    Text any database stores and gives back unchanged: PostgreSQL refuses NUL
+    characters and lone surrogates (both reach us in hostile usernames and headers).
+    """
+    return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
+def _json_safe(value: Any) -> Any:
+    """
+    The value exactly as the JSON column gives it back. Strings are cleaned like any
+    text; floats become text because jsonb turns 1e16 into an integer, which would
+    then serialise (and hash) differently.
+    """
+    if isinstance(value, dict):
+        return {_clean_text(str(key)): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, str):
+        return _clean_text(value)
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+def _normalised_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    return _json_safe(json.loads(json.dumps(changes, cls=DjangoJSONEncoder)))
 
 
 def _normalised_ip(ip_address: str | None) -> str | None:
-    if ip_address and ":" in ip_address:
-        return clean_ipv6_address(ip_address)
-    return ip_address
+    """
+    The address in the form the database stores it, or None when it is not an address
+    at all (X-Forwarded-For is whatever the client sent when no proxy rewrites it).
+    PostgreSQL's inet type prints some IPv6 addresses its own way (`::1.2.3.4`), so
+    there the database itself says how the address will read back.
+    """
+    try:
+        parsed = ipaddress.ip_address((ip_address or "").strip())
+    except ValueError:
+        return None
+    if parsed.version == 4:
+        return str(parsed)
+    try:
+        cleaned = clean_ipv6_address(str(parsed).split("%")[0])
+    except ValidationError:
+        return None
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT host(%s::inet)", [cleaned])
+            return str(cursor.fetchone()[0])
+    return cleaned
+
+
+def _target_fields(target: models.Model | None, target_label: str | None) -> dict[str, str]:
+    label = target_label if target_label is not None else str(target) if target is not None else ""
+    return {
+        "target_type": target._meta.label_lower if target is not None else "",
+        "target_id": str(target.pk) if target is not None else "",
+        "target_label": _clean_text(label)[:255],
+    }
 
 
 def audit_record(
@@ -65,14 +126,12 @@ def audit_record(
             sequence=sequence,
             created_at=timezone.now(),
             actor=user,
-            actor_username=user.get_username() if user else "",
+            actor_username=_clean_text(user.get_username()) if user else "",
             action=action,
-            target_type=target._meta.label_lower if target is not None else "",
-            target_id=str(target.pk) if target is not None else "",
-            target_label=(target_label if target_label is not None else str(target) if target is not None else "")[:255],
-            changes=_normalised(changes or {}),
+            **_target_fields(target, target_label),
+            changes=_normalised_changes(changes or {}),
             ip_address=_normalised_ip(origin.ip_address),
-            user_agent=origin.user_agent,
+            user_agent=_clean_text(origin.user_agent)[:MAX_USER_AGENT_LENGTH],
             previous_hash=previous_hash,
         )
         entry.entry_hash = entry.compute_hash()

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from audit.models import Action, AuditLog
+from tests.factories import DEFAULT_PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+WRONG_PASSWORD = "Tr0ub4dor&3-wrong"
+
+
+def sign_in(client: Client, username: str, password: str):
+    return client.post(reverse("accounts:login"), {"username": username, "password": password},
+                       REMOTE_ADDR="198.51.100.4", HTTP_USER_AGENT="Firefox/140")
+
+
+def test_completed_sign_in_is_recorded_once(client, reporter):
+    client.force_login(reporter)
+    row = AuditLog.objects.get()
+    assert (row.action, row.actor, row.target_id, row.target_label) == (
+        Action.SIGNED_IN, reporter, str(reporter.pk), "reporter")
+
+
+def test_wrong_password_is_recorded_without_the_password(client, reporter):
+    response = sign_in(client, "reporter", WRONG_PASSWORD)
+    assert response.status_code == 200
+    row = AuditLog.objects.get()
+    assert (row.action, row.actor, row.actor_username) == (Action.SIGN_IN_FAILED, None, "")
+    assert (row.target_type, row.target_id, row.target_label) == ("accounts.user", str(reporter.pk), "reporter")
+    assert (row.ip_address, row.user_agent) == ("198.51.100.4", "Firefox/140")
+    stored = json.dumps([row.changes, row.target_label, row.user_agent])
+    assert WRONG_PASSWORD not in stored and "*****" not in stored
+
+
+def test_unknown_username_is_recorded_as_attempted(client):
+    sign_in(client, "ghost' OR 1=1 --", WRONG_PASSWORD)
+    row = AuditLog.objects.get()
+    assert (row.action, row.target_type, row.target_id, row.target_label) == (
+        Action.SIGN_IN_FAILED, "", "", "ghost' OR 1=1 --")
+
+
+def test_sign_out_is_recorded(client, reporter):
+    client.force_login(reporter)
+    response = client.post(reverse("accounts:logout"))
+    assert response.status_code == 302
+    row = AuditLog.objects.get(action=Action.SIGNED_OUT)
+    assert (row.action, row.actor, row.target_id) == (Action.SIGNED_OUT, reporter, str(reporter.pk))
+
+
+def test_sign_out_without_a_session_records_nothing(client):
+    client.post(reverse("accounts:logout"))
+    assert not AuditLog.objects.exists()
+
+
+def test_lockout_is_recorded_when_it_happens(client, reporter, settings):
+    settings.AXES_FAILURE_LIMIT = 2
+    sign_in(client, "reporter", WRONG_PASSWORD)
+    assert not AuditLog.objects.filter(action=Action.LOCKED_OUT).exists()
+    sign_in(client, "reporter", WRONG_PASSWORD)
+    lockout = AuditLog.objects.get(action=Action.LOCKED_OUT)
+    assert (lockout.actor, lockout.target_id, lockout.target_label) == (None, str(reporter.pk), "reporter")
+    assert lockout.ip_address == "198.51.100.4"
+    assert AuditLog.objects.filter(action=Action.SIGN_IN_FAILED).count() == 2
+
+
+def test_locked_out_user_with_the_right_password_is_refused_and_recorded(client, reporter, settings):
+    settings.AXES_FAILURE_LIMIT = 1
+    sign_in(client, "reporter", WRONG_PASSWORD)
+    response = sign_in(client, "reporter", DEFAULT_PASSWORD)
+    assert response.status_code == 429
+    assert not AuditLog.objects.filter(action=Action.SIGNED_IN).exists()
+    assert AuditLog.objects.filter(action=Action.LOCKED_OUT).count() >= 1
