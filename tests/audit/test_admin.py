@@ -5,14 +5,8 @@ from django.urls import reverse
 
 from audit.models import Action, AuditLog
 from audit.services import audit_record
-from tests.conftest import signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(admin_user):
-    return signed_in(admin_user)
 
 
 @pytest.fixture

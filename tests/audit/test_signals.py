@@ -7,7 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from audit.models import Action, AuditLog
-from tests.factories import DEFAULT_PASSWORD
+from tests.factories import DEFAULT_PASSWORD, make_totp_device, totp_code
 
 pytestmark = pytest.mark.django_db
 
@@ -24,6 +24,15 @@ def test_completed_sign_in_is_recorded_once(client, reporter):
     row = AuditLog.objects.get()
     assert (row.action, row.actor, row.target_id, row.target_label) == (
         Action.SIGNED_IN, reporter, str(reporter.pk), "reporter")
+
+
+def test_two_step_sign_in_is_recorded_once_when_the_code_completes_it(client, reporter):
+    device = make_totp_device(user=reporter)
+    sign_in(client, "reporter", DEFAULT_PASSWORD)
+    assert not AuditLog.objects.filter(action=Action.SIGNED_IN).exists(), "the password alone signs nobody in"
+    client.post(reverse("accounts:login_code"), {"code": totp_code(device)}, REMOTE_ADDR="198.51.100.4")
+    row = AuditLog.objects.get(action=Action.SIGNED_IN)
+    assert (row.actor, row.target_id, row.ip_address) == (reporter, str(reporter.pk), "198.51.100.4")
 
 
 def test_wrong_password_is_recorded_without_the_password(client, reporter):
