@@ -81,7 +81,10 @@ class TransitionForm(forms.Form):
     version = forms.IntegerField(min_value=1)
 
 
+# Each order ends with the primary key, so it is total and a page can continue from a row
+# (incidents/pagination.py); Incident.Meta.indexes holds an index for each, per filter.
 SORT_ORDERS = {
+    "relevance": ("-rank", "-id"),
     "newest": ("-created_at", "-id"),
     "oldest": ("created_at", "id"),
     "severity": ("severity", "-created_at", "-id"),
@@ -103,8 +106,9 @@ class IncidentFilterForm(forms.Form):
     category = forms.ModelChoiceField(queryset=Category.objects.all(), required=False, empty_label="Any category")
     assignee = forms.ChoiceField(required=False)
     sort = forms.ChoiceField(
-        choices=[("newest", "Newest first"), ("oldest", "Oldest first"), ("severity", "Most severe first"),
-                 ("updated", "Recently updated")],
+        # The default is the best match when searching, the newest otherwise.
+        choices=[("", "Best match, or newest"), ("newest", "Newest first"), ("oldest", "Oldest first"),
+                 ("severity", "Most severe first"), ("updated", "Recently updated")],
         required=False,
     )
 

@@ -3,12 +3,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import models
-from django.db.models import Q
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
+from django.db import connections, models
+from django.db.models import F, FloatField, Q, Value
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
+from .search import SEARCH_CONFIG, tsquery_for
 from .workflow import Status
 
 if TYPE_CHECKING:
@@ -47,18 +49,40 @@ class IncidentQuerySet(models.QuerySet["Incident"]):
         return self.filter(reporter=user)
 
     def for_list(self) -> IncidentQuerySet:
-        return self.select_related("category", "reporter", "assignee")
+        """With the related rows a page shows, and without the search document no page shows."""
+        return self.select_related("category", "reporter", "assignee").defer("search_vector")
+
+    def search(self, text: str) -> IncidentQuerySet:
+        """
+        Incidents matching what a user typed, annotated with `rank` (higher is more
+        relevant). Full-text on PostgreSQL (see incidents/search.py); a substring match
+        on title and description elsewhere, where every match ranks the same.
+        """
+        if connections[self.db].vendor != "postgresql":
+            matches = self.filter(Q(title__icontains=text) | Q(description__icontains=text))
+            return matches.annotate(rank=Value(0.0, output_field=FloatField()))
+        tsquery = tsquery_for(text)
+        if tsquery is None:
+            return self.none().annotate(rank=Value(0.0, output_field=FloatField()))
+        query = SearchQuery(tsquery, search_type="raw", config=SEARCH_CONFIG)
+        return self.filter(search_vector=query).annotate(rank=SearchRank(F("search_vector"), query))
 
 
 class Incident(models.Model):
     title = models.CharField(max_length=200)
     description = models.TextField()
-    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="incidents", null=True, blank=True)
+    # The foreign keys get no index of their own: each leads a composite index in Meta.
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, related_name="incidents", null=True, blank=True, db_index=False
+    )
     severity = models.PositiveSmallIntegerField(choices=Severity.choices, default=Severity.SEV3)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
-    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reported_incidents")
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reported_incidents", db_index=False
+    )
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, related_name="assigned_incidents", null=True, blank=True
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, related_name="assigned_incidents", null=True, blank=True,
+        db_index=False,
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -69,6 +93,10 @@ class Incident(models.Model):
     version = models.PositiveIntegerField(default=1, editable=False)
     # The report form's one-time token: submitting the same form twice finds this incident.
     submission_token = models.UUIDField(null=True, blank=True, editable=False)
+    # Full-text search document (title, description, public comments). PostgreSQL keeps it
+    # current with triggers (see migration 0002 and incidents/search.py); on SQLite it stays
+    # empty and search falls back to substring matching.
+    search_vector = SearchVectorField(null=True, editable=False)
 
     objects = IncidentQuerySet.as_manager()
 
@@ -88,14 +116,28 @@ class Incident(models.Model):
             ),
             models.UniqueConstraint(fields=["reporter", "submission_token"], name="incident_submission_once"),
         ]
+        # One index per filter and sort the list offers, so every page is an index range
+        # scan that stops after a page of rows (see docs/performance.md). The sorts are
+        # newest/oldest (created_at, id), most severe first (severity, created_at, id) and
+        # recently updated (updated_at, id); the filters are status, severity, category,
+        # assignee and, for reporters, their own incidents.
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="incident_created_idx"),
-            models.Index(fields=["status", "-created_at", "-id"], name="incident_status_idx"),
-            models.Index(fields=["severity", "-created_at", "-id"], name="incident_severity_idx"),
-            models.Index(fields=["category", "-created_at", "-id"], name="incident_category_idx"),
-            models.Index(fields=["assignee", "-created_at", "-id"], name="incident_assignee_idx"),
-            models.Index(fields=["reporter", "-created_at", "-id"], name="incident_reporter_idx"),
             models.Index(fields=["-updated_at", "-id"], name="incident_updated_idx"),
+            models.Index(fields=["status", "-created_at", "-id"], name="incident_status_idx"),
+            models.Index(fields=["status", "severity", "-created_at", "-id"], name="incident_status_sev_idx"),
+            models.Index(fields=["status", "-updated_at", "-id"], name="incident_status_upd_idx"),
+            models.Index(fields=["severity", "-created_at", "-id"], name="incident_severity_idx"),
+            models.Index(fields=["severity", "-updated_at", "-id"], name="incident_severity_upd_idx"),
+            models.Index(fields=["category", "-created_at", "-id"], name="incident_category_idx"),
+            models.Index(fields=["category", "severity", "-created_at", "-id"], name="incident_category_sev_idx"),
+            models.Index(fields=["category", "-updated_at", "-id"], name="incident_category_upd_idx"),
+            models.Index(fields=["assignee", "-created_at", "-id"], name="incident_assignee_idx"),
+            models.Index(fields=["assignee", "severity", "-created_at", "-id"], name="incident_assignee_sev_idx"),
+            models.Index(fields=["assignee", "-updated_at", "-id"], name="incident_assignee_upd_idx"),
+            models.Index(fields=["reporter", "-created_at", "-id"], name="incident_reporter_idx"),
+            models.Index(fields=["reporter", "severity", "-created_at", "-id"], name="incident_reporter_sev_idx"),
+            models.Index(fields=["reporter", "-updated_at", "-id"], name="incident_reporter_upd_idx"),
         ]
 
     def __str__(self) -> str:
@@ -118,7 +160,8 @@ class CommentQuerySet(models.QuerySet["Comment"]):
 
 
 class Comment(models.Model):
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="comments")
+    # Indexed by comment_incident_idx, which leads with it.
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="comments", db_index=False)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="comments")
     body = models.TextField()
     internal = models.BooleanField(default=False, help_text="Internal notes are visible to responders only.")

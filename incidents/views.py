@@ -5,23 +5,24 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.views import View
-from django.views.generic import DetailView, FormView, ListView, TemplateView
+from django.views.generic import DetailView, FormView, TemplateView
 
 from accounts.models import User
 from accounts.types import AuthenticatedHttpRequest, request_user
 
 from . import permissions
 from .forms import SORT_ORDERS, CommentForm, IncidentEditForm, IncidentFilterForm, IncidentReportForm, TransitionForm
-from .models import Comment, Incident
+from .models import Comment, Incident, IncidentQuerySet
+from .pagination import COUNT_CAP, InvalidCursor, bounded_count, keyset_page
 from .services import StaleIncidentError, comment_add, incident_create, incident_transition, incident_update
 from .workflow import Status, transitions_from
 
 
-def filter_incidents(queryset: QuerySet[Incident], filters: dict[str, Any], user: User) -> QuerySet[Incident]:
+def filter_incidents(queryset: IncidentQuerySet, filters: dict[str, Any], user: User) -> IncidentQuerySet:
     """Apply the list's validated filters, search and sort (see IncidentFilterForm)."""
     if "status" in filters:
         queryset = queryset.filter(status=filters["status"])
@@ -36,10 +37,12 @@ def filter_incidents(queryset: QuerySet[Incident], filters: dict[str, Any], user
         queryset = queryset.filter(assignee__isnull=True)
     elif assignee:
         queryset = queryset.filter(assignee_id=int(assignee))
+    sort = filters.get("sort", "relevance" if "q" in filters else "newest")
     if "q" in filters:
-        term = filters["q"]
-        queryset = queryset.filter(Q(title__icontains=term) | Q(description__icontains=term))
-    return queryset.order_by(*SORT_ORDERS[filters.get("sort", "newest")])
+        queryset = queryset.search(filters["q"])
+    elif sort == "relevance":
+        sort = "newest"
+    return queryset.order_by(*SORT_ORDERS[sort])
 
 
 class VisibleIncidentMixin(LoginRequiredMixin):
@@ -52,7 +55,7 @@ class VisibleIncidentMixin(LoginRequiredMixin):
     def user(self) -> User:
         return request_user(self.request)
 
-    def get_queryset(self) -> QuerySet[Incident]:
+    def get_queryset(self) -> IncidentQuerySet:
         return Incident.objects.visible_to(self.user).for_list()
 
     def get_incident(self) -> Incident:
@@ -78,20 +81,33 @@ class DashboardView(LoginRequiredMixin, TemplateView):
         return context
 
 
-class IncidentListView(VisibleIncidentMixin, ListView):
-    template_name = "incidents/incident_list.html"
-    context_object_name = "incidents"
-    paginate_by = 25
+class IncidentListView(VisibleIncidentMixin, TemplateView):
+    """
+    The list pages with keyset cursors (`after` / `before`) rather than page numbers, and
+    counts only up to COUNT_CAP: each request reads one page through an index, whatever
+    the size of the table (docs/performance.md).
+    """
 
-    def get_queryset(self) -> QuerySet[Incident]:
-        self.filter_form = IncidentFilterForm(self.request.GET)
-        return filter_incidents(super().get_queryset(), self.filter_form.valid_filters(), self.user)
+    template_name = "incidents/incident_list.html"
+    page_size = 25
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
+        filter_form = IncidentFilterForm(self.request.GET)
+        incidents = filter_incidents(self.get_queryset().defer("description"), filter_form.valid_filters(), self.user)
+        try:
+            page = keyset_page(incidents, size=self.page_size, after=self.request.GET.get("after", ""),
+                               before=self.request.GET.get("before", ""))
+        except InvalidCursor:
+            messages.info(self.request, "That page link is out of date; here is the first page.")
+            page = keyset_page(incidents, size=self.page_size)
         query = self.request.GET.copy()
-        query.pop("page", None)
-        context.update(filter_form=self.filter_form, query_string=query.urlencode())
+        for name in ("after", "before"):
+            query.pop(name, None)
+        context.update(
+            filter_form=filter_form, incidents=page.rows, page=page, query_string=query.urlencode(),
+            total=bounded_count(incidents), count_cap=COUNT_CAP,
+        )
         return context
 
 

@@ -1,0 +1,137 @@
+"""
+Keyset ("seek") pagination and bounded counts, so a list costs the same on page 1 and
+page 10,000 of a million rows.
+
+A page link carries the sort key of the row it continues from (a cursor) instead of an
+offset: the next page is "the rows after this one in this order", which an index on the
+sort columns answers by starting right there and reading one page. Counting stops at
+COUNT_CAP; beyond it the page says "more than" rather than scanning every match.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from django.core.exceptions import ValidationError
+from django.db.models import Field, Model, Q, QuerySet
+
+M = TypeVar("M", bound=Model)
+
+COUNT_CAP = 1000
+CURSOR_SEPARATOR = "~"
+
+
+class InvalidCursor(ValueError):
+    """A cursor that was not made by this list for this sort (edited, truncated or stale)."""
+
+
+@dataclass(frozen=True)
+class SortKey:
+    name: str
+    descending: bool
+
+    @classmethod
+    def parse(cls, ordering: str) -> SortKey:
+        return cls(name=ordering.lstrip("-"), descending=ordering.startswith("-"))
+
+
+@dataclass
+class KeysetPage(Generic[M]):
+    rows: list[M]
+    next_cursor: str | None
+    previous_cursor: str | None
+
+    @property
+    def has_other_pages(self) -> bool:
+        return bool(self.next_cursor or self.previous_cursor)
+
+
+def _sort_keys(queryset: QuerySet[M]) -> list[SortKey]:
+    ordering = [str(item) for item in queryset.query.order_by]
+    if not ordering or ordering[-1].lstrip("-") != "id":
+        raise ValueError("Keyset pagination needs an explicit ordering that ends with the primary key.")
+    return [SortKey.parse(item) for item in ordering]
+
+
+def _key_field(queryset: QuerySet[M], name: str) -> Field[Any, Any]:
+    """The field that types a sort key: a model column, or an annotation such as a search rank."""
+    if name in queryset.query.annotations:
+        return queryset.query.annotations[name].output_field
+    field = queryset.model._meta.get_field(name)
+    assert isinstance(field, Field), f"cannot sort a page by the relation {name}"
+    return field
+
+
+def encode_cursor(row: Model, keys: list[SortKey]) -> str:
+    values = []
+    for key in keys:
+        value = getattr(row, key.name)
+        values.append(value.isoformat() if hasattr(value, "isoformat") else repr(value))
+    return CURSOR_SEPARATOR.join(values)
+
+
+def decode_cursor(queryset: QuerySet[M], keys: list[SortKey], cursor: str) -> list[Any]:
+    parts = cursor.split(CURSOR_SEPARATOR)
+    if len(parts) != len(keys):
+        raise InvalidCursor(cursor)
+    try:
+        return [_key_field(queryset, key.name).to_python(part) for key, part in zip(keys, parts)]
+    except (ValidationError, ValueError, TypeError) as error:
+        raise InvalidCursor(cursor) from error
+
+
+def rows_after(keys: list[SortKey], values: list[Any]) -> Q:
+    """
+    Rows strictly after `values` in the order `keys`: (a, b, c) after (x, y, z) is
+    a > x, or a = x and b > y, or a = x and b = y and c > z (with < for descending keys).
+    The leading a >= x is implied but spelled out: it is the index range to start from.
+    """
+    first = keys[0]
+    after = Q(**{f"{first.name}__{'lte' if first.descending else 'gte'}": values[0]})
+    either = Q()
+    for position, key in enumerate(keys):
+        equal = {prior.name: value for prior, value in zip(keys[:position], values[:position])}
+        either |= Q(**equal, **{f"{key.name}__{'lt' if key.descending else 'gt'}": values[position]})
+    return after & either
+
+
+def _reversed(keys: list[SortKey]) -> list[SortKey]:
+    return [SortKey(name=key.name, descending=not key.descending) for key in keys]
+
+
+def _ordering(keys: list[SortKey]) -> list[str]:
+    return [f"{'-' if key.descending else ''}{key.name}" for key in keys]
+
+
+def keyset_page(queryset: QuerySet[M], *, size: int, after: str = "", before: str = "") -> KeysetPage[M]:
+    """
+    One page of the ordered `queryset`: the first page, the page after cursor `after`,
+    or the page before cursor `before`. Reads at most size + 1 rows. Raises
+    InvalidCursor for a cursor this queryset's ordering cannot have produced.
+    """
+    keys = _sort_keys(queryset)
+    backwards = bool(before) and not after
+    cursor = after or before
+    if cursor:
+        values = decode_cursor(queryset, keys, cursor)
+        seek_keys = _reversed(keys) if backwards else keys
+        queryset = queryset.filter(rows_after(seek_keys, values)).order_by(*_ordering(seek_keys))
+    rows = list(queryset[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    if not rows:
+        return KeysetPage(rows=[], next_cursor=None, previous_cursor=None)
+    has_next = bool(before) if backwards else more
+    has_previous = more if backwards else bool(after)
+    return KeysetPage(
+        rows=rows,
+        next_cursor=encode_cursor(rows[-1], keys) if has_next else None,
+        previous_cursor=encode_cursor(rows[0], keys) if has_previous else None,
+    )
+
+
+def bounded_count(queryset: QuerySet[M], cap: int = COUNT_CAP) -> int:
+    """How many rows `queryset` has, counting no further than cap + 1."""
+    return queryset.order_by().values("pk")[: cap + 1].count()

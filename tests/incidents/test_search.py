@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+from incidents.models import Incident
+from incidents.search import MAX_SEARCH_WORDS, tsquery_for
+from incidents.services import comment_add, incident_update
+from tests.factories import make_comment, make_incident
+
+on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="full-text search needs PostgreSQL")
+on_sqlite = pytest.mark.skipif(connection.vendor == "postgresql", reason="the substring fallback is for SQLite")
+
+
+def titles(response) -> list[str]:
+    return [incident.title for incident in response.context["incidents"]]
+
+
+def test_tsquery_keeps_only_words_and_prefixes_the_last():
+    assert tsquery_for("VPN  drop") == "'vpn' & 'drop':*"
+    assert tsquery_for("  ") is None
+    assert tsquery_for("!!! & | :* <-> ()") is None
+
+
+def test_tsquery_cannot_be_injected_with_operators_or_quotes():
+    query = tsquery_for("a' | 'b'):* & !c \\ d")
+    assert query == "'a' & 'b' & 'c' & 'd':*"
+
+
+def test_tsquery_keeps_at_most_the_first_words():
+    query = tsquery_for(" ".join(f"w{n}" for n in range(20)))
+    assert query is not None and query.count("&") == MAX_SEARCH_WORDS - 1
+
+
+@on_postgresql
+@pytest.mark.django_db
+def test_search_finds_words_in_title_description_and_public_comments_only(responder_client, reporter, responder):
+    make_incident(reporter=reporter, title="Printer jammed", description="<p>Tray two.</p>")
+    make_incident(reporter=reporter, title="Other", description="<p>The printers on floor 3 are offline.</p>")
+    commented = make_incident(reporter=reporter, title="Commented", description="<p>Nothing here.</p>")
+    make_comment(incident=commented, author=responder, body="<p>The printer driver was reinstalled.</p>")
+    noted = make_incident(reporter=reporter, title="Noted", description="<p>Nothing here.</p>")
+    make_comment(incident=noted, author=responder, body="<p>printer secret</p>", internal=True)
+
+    response = responder_client.get(reverse("incidents:list"), {"q": "printer"})
+
+    # Best match first: a title match outranks a description match, which outranks a comment.
+    assert titles(response) == ["Printer jammed", "Other", "Commented"]
+
+
+@on_postgresql
+@pytest.mark.django_db
+def test_search_matches_the_last_word_as_a_prefix_while_typing(responder_client, reporter):
+    make_incident(reporter=reporter, title="Database backups failing")
+    make_incident(reporter=reporter, title="Database slow")
+    assert titles(responder_client.get(reverse("incidents:list"), {"q": "database back"})) == ["Database backups failing"]
+
+
+@on_postgresql
+@pytest.mark.django_db
+def test_search_vector_follows_edits_and_comments(reporter, responder):
+    incident = make_incident(reporter=reporter, title="Laptop will not boot")
+    incident = incident_update(incident, actor=reporter, expected_version=1, title="Monitor flickers")
+    assert not Incident.objects.search("laptop").exists()
+    assert Incident.objects.search("monitor").get() == incident
+    comment_add(incident, author=responder, body="Replaced the HDMI cable.")
+    assert Incident.objects.search("hdmi").get() == incident
+    incident.comments.all().delete()
+    assert not Incident.objects.search("hdmi").exists()
+
+
+@on_postgresql
+@pytest.mark.django_db
+def test_search_with_only_punctuation_finds_nothing_and_does_not_fail(responder_client, reporter):
+    make_incident(reporter=reporter, title="Anything")
+    response = responder_client.get(reverse("incidents:list"), {"q": "'):* & |"})
+    assert response.status_code == 200
+    assert titles(response) == []
+
+
+@on_sqlite
+@pytest.mark.django_db
+def test_search_falls_back_to_substring_matching_on_sqlite(responder_client, reporter):
+    make_incident(reporter=reporter, title="Wi-Fi slow in meeting rooms")
+    make_incident(reporter=reporter, title="Other", description="<p>The wi-fi dropped.</p>")
+    make_incident(reporter=reporter, title="Unrelated")
+    assert titles(responder_client.get(reverse("incidents:list"), {"q": "WI-FI"})) == ["Other", "Wi-Fi slow in meeting rooms"]
+
+
+@pytest.mark.django_db
+def test_reporter_search_stays_within_their_own_incidents(reporter_client, reporter, other_reporter):
+    make_incident(reporter=reporter, title="Payroll login fails")
+    make_incident(reporter=other_reporter, title="Payroll export broken")
+    assert titles(reporter_client.get(reverse("incidents:list"), {"q": "payroll"})) == ["Payroll login fails"]

@@ -1,0 +1,98 @@
+"""
+Each page answers in the same number of queries whether it shows 1 row or 50, so a page
+cannot grow an N+1 as the data grows.
+"""
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from incidents.models import Incident, Severity
+from incidents.workflow import Status
+from tests.factories import make_category, make_comment, make_incident, make_user
+
+pytestmark = pytest.mark.django_db
+
+LIST_QUERIES = [
+    {},
+    {"status": Status.IN_PROGRESS},
+    {"severity": "1"},
+    {"category": "CATEGORY"},
+    {"assignee": "me"},
+    {"assignee": "none", "sort": "updated"},
+    {"assignee": "ASSIGNEE", "sort": "severity"},
+    {"sort": "oldest"},
+    {"sort": "severity"},
+    {"sort": "updated"},
+    {"q": "printer"},
+    {"q": "printer", "sort": "newest"},
+    {"status": Status.IN_PROGRESS, "severity": "1", "sort": "severity"},
+]
+
+
+def queries_for(client, url: str, params: dict[str, str] | None = None) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url, params or {})
+    assert response.status_code == 200
+    return len(captured)
+
+
+def add_incidents(count: int, *, reporter, assignee, category) -> list[Incident]:
+    """Incidents that every list query above matches, each with a comment and an internal note."""
+    incidents = []
+    for number in range(count):
+        incident = make_incident(
+            reporter=reporter, title=f"Printer {number} offline", severity=Severity.SEV1, status=Status.IN_PROGRESS,
+            category=category, assignee=assignee if number % 2 else None,
+        )
+        make_comment(incident=incident, author=assignee, body="<p>Looking into the printer.</p>")
+        make_comment(incident=incident, author=assignee, body="<p>Note.</p>", internal=True)
+        incidents.append(incident)
+    return incidents
+
+
+@pytest.fixture
+def world(responder):
+    return {"reporter": make_user(username="reporter"), "assignee": responder, "category": make_category()}
+
+
+def resolved(params: dict[str, str], world) -> dict[str, str]:
+    names = {"CATEGORY": str(world["category"].pk), "ASSIGNEE": str(world["assignee"].pk)}
+    return {name: names.get(value, value) for name, value in params.items()}
+
+
+@pytest.mark.parametrize("params", LIST_QUERIES, ids=lambda params: "&".join(f"{k}={v}" for k, v in params.items()) or "all")
+def test_list_queries_do_not_grow_with_rows(responder_client, world, params):
+    params = resolved(params, world)
+    add_incidents(1, **world)
+    with_one = queries_for(responder_client, reverse("incidents:list"), params)
+    add_incidents(49, **world)
+    assert queries_for(responder_client, reverse("incidents:list"), params) == with_one
+
+
+def test_reporters_list_queries_do_not_grow_with_rows(world, client):
+    client.force_login(world["reporter"])
+    add_incidents(1, **world)
+    with_one = queries_for(client, reverse("incidents:list"))
+    add_incidents(49, **world)
+    assert queries_for(client, reverse("incidents:list")) == with_one
+
+
+def test_detail_queries_do_not_grow_with_comments(responder_client, world, responder):
+    incident = add_incidents(1, **world)[0]
+    url = reverse("incidents:detail", args=[incident.pk])
+    with_one = queries_for(responder_client, url)
+    for _ in range(49):
+        make_comment(incident=incident, author=responder)
+    assert queries_for(responder_client, url) == with_one
+
+
+@pytest.mark.parametrize("who", ["assignee", "reporter"])
+def test_dashboard_queries_do_not_grow_with_rows(client, world, who):
+    client.force_login(world[who])
+    add_incidents(1, **world)
+    with_one = queries_for(client, reverse("dashboard"))
+    add_incidents(49, **world)
+    assert queries_for(client, reverse("dashboard")) == with_one
