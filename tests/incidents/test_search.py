@@ -9,7 +9,6 @@ from incidents.search import MAX_SEARCH_WORDS, tsquery_for
 from incidents.services import comment_add, incident_update
 from tests.factories import make_comment, make_incident
 
-on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="full-text search needs PostgreSQL")
 on_sqlite = pytest.mark.skipif(connection.vendor == "postgresql", reason="the substring fallback is for SQLite")
 
 
@@ -33,7 +32,7 @@ def test_tsquery_keeps_at_most_the_first_words():
     assert query is not None and query.count("&") == MAX_SEARCH_WORDS - 1
 
 
-@on_postgresql
+@pytest.mark.postgresql
 @pytest.mark.django_db
 def test_search_finds_words_in_title_description_and_public_comments_only(responder_client, reporter, responder):
     make_incident(reporter=reporter, title="Printer jammed", description="<p>Tray two.</p>")
@@ -49,7 +48,7 @@ def test_search_finds_words_in_title_description_and_public_comments_only(respon
     assert titles(response) == ["Printer jammed", "Other", "Commented"]
 
 
-@on_postgresql
+@pytest.mark.postgresql
 @pytest.mark.django_db
 def test_search_matches_the_last_word_as_a_prefix_while_typing(responder_client, reporter):
     make_incident(reporter=reporter, title="Database backups failing")
@@ -57,7 +56,7 @@ def test_search_matches_the_last_word_as_a_prefix_while_typing(responder_client,
     assert titles(responder_client.get(reverse("incidents:list"), {"q": "database back"})) == ["Database backups failing"]
 
 
-@on_postgresql
+@pytest.mark.postgresql
 @pytest.mark.django_db
 def test_search_vector_follows_edits_and_comments(reporter, responder):
     incident = make_incident(reporter=reporter, title="Laptop will not boot")
@@ -70,7 +69,7 @@ def test_search_vector_follows_edits_and_comments(reporter, responder):
     assert not Incident.objects.search("hdmi").exists()
 
 
-@on_postgresql
+@pytest.mark.postgresql
 @pytest.mark.django_db
 def test_search_with_only_punctuation_finds_nothing_and_does_not_fail(responder_client, reporter):
     make_incident(reporter=reporter, title="Anything")
