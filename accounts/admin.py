@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
-from django.http import HttpRequest
+from django.forms import ModelForm
+from django.http import HttpRequest, HttpResponse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .models import User
-from .services import second_factor_remove
+from .services import second_factor_remove, user_delete, user_password_replaced, user_save
 from .types import request_user
 
 
@@ -35,3 +40,33 @@ class UserAdmin(DjangoUserAdmin):
         for user in queryset:
             second_factor_remove(user, actor=actor)
         messages.success(request, f"Two-factor sign-in reset for {len(queryset)} user(s); each was told by e-mail.")
+
+    def save_model(self, request: HttpRequest, obj: User, form: ModelForm, change: bool) -> None:
+        """Through the service, with groups and permissions, so one audit row lists every field that changed."""
+        user_save(obj, actor=request_user(request), groups=form.cleaned_data.get("groups"),
+                  user_permissions=form.cleaned_data.get("user_permissions"))
+
+    def save_related(self, request: HttpRequest, form: ModelForm, formsets: Any, change: bool) -> None:
+        """save_model already wrote groups and permissions; only inlines (if any) remain."""
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        user_delete(obj, actor=request_user(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        actor = request_user(request)
+        for user in queryset:
+            user_delete(user, actor=actor)
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
+        """
+        Django's view stores the new password itself; it runs here in one transaction
+        with the audit row, which is written only when the stored password really changed.
+        """
+        with transaction.atomic():
+            user = self.get_object(request, unquote(id))
+            response = super().user_change_password(request, id, form_url)
+            if user is not None and User.objects.filter(pk=user.pk).exclude(password=user.password).exists():
+                user_password_replaced(user, actor=request_user(request))
+        return response

@@ -1,15 +1,20 @@
 """
-State changes of an account's credentials: the second factor, backup codes and the
-password. Each one is audited in its own transaction and the account holder is told
-by e-mail, so a change they did not make does not go unnoticed.
+State changes of an account: its credentials (the second factor, backup codes and the
+password), and the account itself as administrators create, change and delete it.
+Each one is audited in its own transaction; the account holder is told by e-mail of
+credential changes, so a change they did not make does not go unnoticed.
 """
 from __future__ import annotations
 
+import datetime
 import math
 import re
+from collections.abc import Iterable
 from functools import partial
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
@@ -162,3 +167,83 @@ def password_set(user: User, *, password: str, action: Action) -> User:
         security_notice_send(user, change="Your password was changed." if action == Action.PASSWORD_CHANGED
                              else "Your password was reset through the link e-mailed to you.")
     return user
+
+
+# The account fields an administrator edits; the password is never recorded, only that it changed.
+_UNRECORDED_USER_FIELDS = frozenset({"id", "password"})
+
+
+def _recorded(value: Any) -> Any:
+    """
+    Timestamps to the second: the admin's date fields drop microseconds on every save,
+    which is not a change anybody made.
+    """
+    return value.replace(microsecond=0) if isinstance(value, datetime.datetime) else value
+
+
+def _user_snapshot(user: User) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        field.name: _recorded(getattr(user, field.attname))
+        for field in User._meta.concrete_fields
+        if field.name not in _UNRECORDED_USER_FIELDS
+    }
+    if user.pk is not None:
+        values["groups"] = sorted(user.groups.values_list("name", flat=True))
+        values["user_permissions"] = sorted(
+            f"{app_label}.{codename}"
+            for app_label, codename in user.user_permissions.values_list("content_type__app_label", "codename")
+        )
+    return values
+
+
+def user_save(
+    user: User,
+    *,
+    actor: User,
+    groups: Iterable[Group] | None = None,
+    user_permissions: Iterable[Permission] | None = None,
+) -> User:
+    """
+    Create or change an account (the admin's way to write one), with its groups and
+    permissions when given, and record exactly the fields that changed; a changed
+    password appears as "changed", never as a hash.
+    """
+    is_new = user._state.adding
+    stored = None if is_new else User.objects.get(pk=user.pk)
+    before = _user_snapshot(stored) if stored is not None else {}
+    user.full_clean(exclude=["password"])
+    with transaction.atomic():
+        user.save()
+        if groups is not None:
+            user.groups.set(groups)
+        if user_permissions is not None:
+            user.user_permissions.set(user_permissions)
+        after = _user_snapshot(user)
+        changes: dict[str, Any] = {
+            name: [before.get(name), value] for name, value in after.items() if before.get(name) != value
+        }
+        if stored is None or stored.password != user.password:
+            changes["password"] = "set" if is_new else "changed"
+        if changes:
+            audit_record(Action.USER_CREATED if is_new else Action.USER_CHANGED, actor=actor, target=user, changes=changes)
+    return user
+
+
+def user_password_replaced(user: User, *, actor: User) -> None:
+    """
+    Record that an administrator gave `user` a new password (or none) through the
+    admin, which stores it itself; call it in the same transaction. The user is told.
+    """
+    with transaction.atomic():
+        audit_record(Action.USER_CHANGED, actor=actor, target=user, changes={"password": "changed"})
+        security_notice_send(user, change="Your password was changed by an administrator.")
+
+
+def user_delete(user: User, *, actor: User) -> None:
+    """
+    Delete an account. Someone who reported incidents is protected (ProtectedError),
+    and then nothing is deleted or recorded; their audit rows are never touched.
+    """
+    with transaction.atomic():
+        audit_record(Action.USER_DELETED, actor=actor, target=user, changes={"username": [user.get_username(), None]})
+        user.delete()
