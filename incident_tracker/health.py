@@ -1,31 +1,88 @@
-"""Liveness and readiness probes for load balancers and monitors."""
+"""
+Liveness and readiness probes for load balancers and monitors, and the start-up check
+that names unapplied migrations. `HealthCheckMiddleware` serves the probes.
+"""
 from __future__ import annotations
 
+import logging
+from functools import cache
+
+from django.conf import settings
 from django.db import DatabaseError, connection
-from django.db.migrations.executor import MigrationExecutor
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.recorder import MigrationRecorder
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
+
+from . import __version__
+
+logger = logging.getLogger(__name__)
+
+MigrationKey = tuple[str, str]
+
+
+@cache
+def _migrations_on_disk() -> dict[MigrationKey, tuple[MigrationKey, ...]]:
+    """
+    Every migration the code ships, with the ones a squashed migration replaces. Read
+    once per process: the files cannot change under a running process, and loading
+    them is the expensive part of a readiness check.
+    """
+    graph = MigrationLoader(None, ignore_no_migrations=True).graph
+    return {key: tuple(migration.replaces) for key, migration in graph.nodes.items()}
+
+
+def unapplied_migrations(db: BaseDatabaseWrapper = connection) -> list[str]:
+    """`app.migration` names the database has not applied; raises DatabaseError when it cannot be asked."""
+    applied = MigrationRecorder(db).applied_migrations()
+    return sorted(
+        f"{app_label}.{name}" for (app_label, name), replaces in _migrations_on_disk().items()
+        if (app_label, name) not in applied and not (replaces and all(key in applied for key in replaces))
+    )
+
+
+def log_unapplied_migrations() -> None:
+    """
+    Run once as each web server process starts (wsgi.py), never by manage.py: a
+    deployment whose `migrate` step was forgotten or failed says so in the log at
+    CRITICAL, and /readyz keeps it out of the load balancer until it is fixed.
+    """
+    if settings.DEBUG:
+        return
+    try:
+        pending = unapplied_migrations()
+    except DatabaseError as error:
+        logger.error("start-up migration check skipped: database unreachable (%s)", error.__class__.__name__)
+        return
+    finally:
+        # The check runs in the worker's main thread, which never serves a request.
+        connection.close()
+    if pending:
+        logger.critical("unapplied migrations: %s; /readyz answers 503 until `manage.py migrate` has run",
+                        ", ".join(pending))
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     """The process is up and serving; touches no database, so a database outage does not restart it."""
-    return JsonResponse({"status": "ok"})
+    return JsonResponse({"status": "ok", "version": __version__})
 
 
 @never_cache
-@require_GET
+@require_safe
 def readyz(request: HttpRequest) -> JsonResponse:
     """Ready for traffic: the database answers and every migration is applied."""
+    body: dict[str, object] = {"status": "ok", "version": __version__, "database": "ok", "migrations": "applied"}
     try:
-        executor = MigrationExecutor(connection)
-        pending = [f"{migration.app_label}.{migration.name}"
-                   for migration, _ in executor.migration_plan(executor.loader.graph.leaf_nodes())]
+        pending = unapplied_migrations()
     except DatabaseError as error:
-        return JsonResponse({"status": "unavailable", "database": "unreachable", "error": error.__class__.__name__},
-                            status=503)
+        logger.warning("readiness: database unreachable (%s)", error.__class__.__name__)
+        body.update(status="unavailable", database="unreachable", migrations="unknown", error=error.__class__.__name__)
+        return JsonResponse(body, status=503)
     if pending:
-        return JsonResponse({"status": "unavailable", "database": "ok", "unapplied_migrations": pending}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
+        body.update(status="unavailable", migrations="unapplied", unapplied_migrations=pending)
+        return JsonResponse(body, status=503)
+    return JsonResponse(body)

@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from incident_tracker.log import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -28,6 +30,11 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Render names the service's public host name; serving it needs no extra configuration.
+RENDER_EXTERNAL_HOSTNAME = env.str("RENDER_EXTERNAL_HOSTNAME", default="")
+if RENDER_EXTERNAL_HOSTNAME:
+    ALLOWED_HOSTS.append(RENDER_EXTERNAL_HOSTNAME)
+    CSRF_TRUSTED_ORIGINS.append(f"https://{RENDER_EXTERNAL_HOSTNAME}")
 
 INSTALLED_APPS = [
     # The admin site itself is django-otp's OTPAdminSite: staff with a verified second factor only.
@@ -50,8 +57,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response, even a redirect or a probe, carries a request id and is logged.
+    "incident_tracker.middleware.RequestLogMiddleware",
+    # Probes answer before the HTTPS redirect, the host check, sessions and sign-in rules.
+    "incident_tracker.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "incident_tracker.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -81,6 +93,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "incident_tracker.context_processors.version",
             ],
         },
     },
@@ -93,6 +106,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock at BEGIN, so two writers never read the same
     # audit chain head and a busy database waits instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
+else:
+    # A database that does not answer fails the request within seconds (a clear 503)
+    # instead of holding a worker until gunicorn kills it. gunicorn.conf.py sets the
+    # statement timeout below its worker timeout; manage.py commands (migrate) have none.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=3)
+    DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=0)
+    if DB_STATEMENT_TIMEOUT_MS:
+        DATABASES["default"]["OPTIONS"]["options"] = f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}"
+# Reuse connections across requests, and test a reused one first, so a database restart
+# costs one failed health check instead of one failed request per worker thread.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Authentication -----------------------------------------------------------------
@@ -150,7 +175,7 @@ USE_TZ = True
 
 # --- Static files -------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -164,11 +189,20 @@ STORAGES = {
 }
 
 # --- E-mail -------------------------------------------------------------------------
+# SMTP once MAIL_SERVER is set; until then messages are written to stdout, where the
+# platform's log shows them, rather than lost.
+EMAIL_HOST = env.str("MAIL_SERVER", default="")
+EMAIL_PORT = env.int("MAIL_PORT", default=587)
+EMAIL_HOST_USER = env.str("MAIL_USERNAME", default="")
+EMAIL_HOST_PASSWORD = env.str("MAIL_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("MAIL_USE_TLS", default=True)
+EMAIL_TIMEOUT = 10
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",
-    default="django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+    default="django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
 )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="incidents@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- Security headers and cookies ---------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -199,10 +233,23 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- Logging ------------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+# Structured lines to stdout; with LOG_DIR also LOG_DIR/app.log (7 days) and
+# LOG_DIR/errors.log (30 days), rotated at midnight. See incident_tracker/log.py.
+LOG_DIR = env.str("LOG_DIR", default="") or None
+LOGGING = logging_config(level=env.str("LOG_LEVEL", default="INFO").upper(), log_dir=LOG_DIR)
+
+# --- Cache and sessions -------------------------------------------------------------
+# With REDIS_URL the cache lives in Redis and sessions are read from it (and written
+# through to the database, so a Redis restart signs nobody out). Without it the cache
+# is a database table (`manage.py createcachetable`), which every gunicorn worker and
+# every instance share, unlike a per-process memory cache.
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "django_cache"}}
+
+# --- Operations ---------------------------------------------------------------------
+# /metrics answers only with this bearer token; unset means no metrics endpoint at all.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

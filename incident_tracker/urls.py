@@ -3,15 +3,15 @@ from django.urls import include, path
 
 from incidents.views import DashboardView
 
-from . import health
+from .metrics import metrics_view
 
 urlpatterns = [
     path("", DashboardView.as_view(), name="dashboard"),
     path("accounts/", include("accounts.urls")),
     path("incidents/", include("incidents.urls")),
     path("admin/", admin.site.urls),
-    path("healthz", health.healthz, name="healthz"),
-    path("readyz", health.readyz, name="readyz"),
+    # /healthz and /readyz are answered by HealthCheckMiddleware, ahead of every other rule.
+    path("metrics", metrics_view, name="metrics"),
 ]
 
 admin.site.site_header = "Incident Tracker administration"

@@ -1,0 +1,58 @@
+"""
+Prometheus metrics at /metrics: requests by view and status, request latency, and
+database errors. Off unless METRICS_TOKEN is set; scrapers send it as a bearer token.
+
+Under gunicorn, `gunicorn.conf.py` points PROMETHEUS_MULTIPROC_DIR at a fresh folder, so
+each worker writes its counts there and any worker answering a scrape reports the sum
+of all of them. Without it (runserver, tests) the counts are this process's own.
+"""
+from __future__ import annotations
+
+import hmac
+import os
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+REQUESTS = Counter("incident_tracker_requests", "HTTP requests answered, by view and status.", ["view", "status"])
+LATENCY = Histogram(
+    "incident_tracker_request_duration_seconds", "Time to answer a request, by view.", ["view"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+DATABASE_ERRORS = Counter("incident_tracker_database_errors", "Requests answered 503 because the database failed.")
+
+
+def observe_request(*, view: str, status: int, seconds: float) -> None:
+    REQUESTS.labels(view=view, status=str(status)).inc()
+    LATENCY.labels(view=view).observe(seconds)
+
+
+def observe_database_error() -> None:
+    DATABASE_ERRORS.inc()
+
+
+def _registry() -> CollectorRegistry:
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    return registry
+
+
+@never_cache
+@require_GET
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Unknown (404) while METRICS_TOKEN is unset; 401 without the right bearer token."""
+    token: str = settings.METRICS_TOKEN
+    if not token:
+        raise Http404("Metrics are disabled.")
+    scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(offered.strip().encode(), token.encode()):
+        response = HttpResponse("A valid bearer token is required.\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)

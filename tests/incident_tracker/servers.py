@@ -1,0 +1,150 @@
+"""
+Real servers for tests that watch the application from outside: gunicorn with the
+production settings, and a TCP proxy in front of PostgreSQL that a test can cut and
+restore to play a database outage without touching the shared server.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+# Ports this suite may listen on; all bound to 127.0.0.1 only.
+PORT_RANGE = range(8260, 8300)
+
+
+def free_port() -> int:
+    for port in PORT_RANGE:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {PORT_RANGE}")
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    seconds: float
+
+
+def fetch(url: str, *, headers: Mapping[str, str] | None = None, timeout: float = 20) -> Answer:
+    """One GET, error statuses included, timed; redirects are not followed."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    request = urllib.request.Request(url, headers=dict(headers or {}))
+    started = time.monotonic()
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            return Answer(response.status, response.headers, response.read(), time.monotonic() - started)
+    except urllib.error.HTTPError as error:
+        return Answer(error.code, error.headers, error.read(), time.monotonic() - started)
+
+
+@contextmanager
+def gunicorn(env: Mapping[str, str], *, log_path: Path) -> Iterator[str]:
+    """gunicorn.conf.py as production runs it, on 127.0.0.1; yields the base URL once /healthz answers."""
+    port = free_port()
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
+             "--workers", "1", "--threads", "2"],
+            cwd=BASE_DIR, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if fetch(f"{base_url}/healthz", timeout=2).status == 200:
+                        break
+                except OSError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"gunicorn did not start: {log_path.read_text()}")
+                time.sleep(0.2)
+            yield base_url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+@dataclass
+class TcpProxy:
+    """Forwards 127.0.0.1:port to upstream until cut(): then every connection is reset and new ones refused."""
+
+    upstream: tuple[str, int]
+    port: int = field(default_factory=free_port)
+    _listener: socket.socket | None = None
+    _sockets: list[socket.socket] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen()
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        with self._lock:
+            doomed, self._sockets = self._sockets, []
+            if self._listener is not None:
+                doomed.append(self._listener)
+                self._listener = None
+        for sock in doomed:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            server.settimeout(None)
+            with self._lock:
+                self._sockets += [client, server]
+            for source, target in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass

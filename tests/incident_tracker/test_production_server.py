@@ -1,0 +1,144 @@
+"""
+gunicorn with the production settings on PostgreSQL, watched from outside: pages,
+compressed hashed static files, the start-up migration check, and a database outage
+played by cutting a proxy between the application and PostgreSQL.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.db.migrations.recorder import MigrationRecorder
+from django.test import Client
+
+from incident_tracker import __version__
+from tests.factories import make_user
+
+from .servers import BASE_DIR, TcpProxy, fetch, gunicorn
+
+pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
+
+HTTPS = {"X-Forwarded-Proto": "https"}
+METRICS_TOKEN = "scrape-token-for-tests-0123456789"
+
+
+@pytest.fixture(scope="session")
+def collected_static(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("staticfiles")
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=BASE_DIR, check=True,
+                   env={"PATH": "/usr/bin:/bin", "SECRET_KEY": "collectstatic-only", "STATIC_ROOT": str(root)})
+    return root
+
+
+def database_url(*, host: str | None = None, port: int | None = None) -> str:
+    """The test database as a URL, optionally reached through another address."""
+    db = connection.settings_dict
+    credentials = quote(db["USER"] or "") + (":" + quote(db["PASSWORD"]) if db["PASSWORD"] else "")
+    return f"postgres://{credentials}@{host or db['HOST'] or '127.0.0.1'}:{port or db['PORT'] or 5432}/{db['NAME']}"
+
+
+def production_env(static_root: Path, log_dir: Path, db_url: str) -> dict[str, str]:
+    return {
+        "DEBUG": "false",
+        # The same key as this process, so a session signed in here is valid there.
+        "SECRET_KEY": settings.SECRET_KEY,
+        "DATABASE_URL": db_url,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "true",
+        "STATIC_ROOT": str(static_root),
+        "LOG_DIR": str(log_dir),
+        "METRICS_TOKEN": METRICS_TOKEN,
+    }
+
+
+def test_gunicorn_serves_pages_and_compressed_hashed_static(collected_static, tmp_path):
+    logs = tmp_path / "logs"
+    with gunicorn(production_env(collected_static, logs, database_url()), log_path=tmp_path / "gunicorn.log") as url:
+        login = fetch(f"{url}/accounts/login/", headers={**HTTPS, "X-Request-ID": "smoke-login-1"})
+        assert login.status == 200
+        page = login.body.decode()
+        assert "csrfmiddlewaretoken" in page
+        assert f"v{__version__}" in page
+        assert login.headers["X-Request-ID"] == "smoke-login-1"
+
+        css_path = re.search(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', page).group(1)
+        for encoding in ("br", "gzip"):
+            css = fetch(url + css_path, headers={**HTTPS, "Accept-Encoding": encoding})
+            assert css.status == 200
+            assert css.headers["Content-Encoding"] == encoding
+            max_age = int(re.search(r"max-age=(\d+)", css.headers["Cache-Control"]).group(1))
+            assert max_age >= 31536000
+            assert "immutable" in css.headers["Cache-Control"]
+
+        assert fetch(f"{url}/accounts/login/").status == 301  # plain HTTP goes to HTTPS...
+        ready = fetch(f"{url}/readyz")  # ...but probes do not, whatever their Host
+        assert ready.status == 200
+        assert json.loads(ready.body) == {"status": "ok", "version": __version__, "database": "ok",
+                                          "migrations": "applied"}
+
+        scraped = fetch(f"{url}/metrics", headers={**HTTPS, "Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert scraped.status == 200
+        assert 'incident_tracker_requests_total{status="200",view="accounts:login"}' in scraped.body.decode()
+
+    app_log = (logs / "app.log").read_text()
+    assert re.search(r"request_id=smoke-login-1 .* path=/accounts/login/ status=200 duration_ms=[\d.]+", app_log)
+
+
+def test_gunicorn_with_an_unapplied_migration_is_not_ready(collected_static, tmp_path):
+    MigrationRecorder.Migration.objects.filter(app="incidents", name="0001_initial").delete()
+    with gunicorn(production_env(collected_static, tmp_path, database_url()), log_path=tmp_path / "gunicorn.log") as url:
+        ready = fetch(f"{url}/readyz")
+    assert ready.status == 503
+    assert json.loads(ready.body)["unapplied_migrations"] == ["incidents.0001_initial"]
+    assert re.search(r"level=CRITICAL .* msg=unapplied migrations: incidents\.0001_initial",
+                     (tmp_path / "app.log").read_text())
+
+
+def test_database_outage_answers_503_quickly_and_recovers_without_restart(collected_static, tmp_path):
+    reporter = make_user(username="outage-reporter")
+    browser = Client()
+    browser.force_login(reporter)
+    cookie = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={browser.cookies[settings.SESSION_COOKIE_NAME].value}"}
+    db = connection.settings_dict
+    proxy = TcpProxy(upstream=(db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)))
+    proxy.start()
+    env = production_env(collected_static, tmp_path, database_url(host="127.0.0.1", port=proxy.port))
+    try:
+        with gunicorn(env, log_path=tmp_path / "gunicorn.log") as url:
+            assert fetch(f"{url}/incidents/", headers={**HTTPS, **cookie}).status == 200
+
+            proxy.cut()
+            down = fetch(f"{url}/incidents/", headers={**HTTPS, **cookie})
+            not_ready = fetch(f"{url}/readyz")
+            alive = fetch(f"{url}/healthz")
+
+            proxy.start()
+            started = time.monotonic()
+            back = fetch(f"{url}/incidents/", headers={**HTTPS, **cookie})
+            recovery = time.monotonic() - started
+            ready = fetch(f"{url}/readyz")
+    finally:
+        proxy.cut()
+
+    assert down.status == 503
+    assert down.seconds < 5
+    assert "Temporarily unavailable" in down.body.decode()
+    assert down.headers["Retry-After"] == "30"
+    assert not_ready.status == 503
+    assert json.loads(not_ready.body)["database"] == "unreachable"
+    assert alive.status == 200
+    assert back.status == 200
+    assert ready.status == 200
+    log = (tmp_path / "app.log").read_text()
+    assert "msg=database unavailable: OperationalError" in log
+    assert "Traceback" not in log + (tmp_path / "gunicorn.log").read_text()
+    print(f"\noutage: 503 after {down.seconds:.3f}s, readyz 503 after {not_ready.seconds:.3f}s; "
+          f"recovered with 200 after {recovery:.3f}s")
