@@ -40,9 +40,8 @@ LINE_FORMAT = (
 class UtcFormatter(logging.Formatter):
     """ISO 8601 times in UTC (2026-03-01T09:30:00.123Z), whatever the host's zone: lines from several hosts sort together."""
 
-    converter = time.gmtime
-    default_time_format = "%Y-%m-%dT%H:%M:%S"
-    default_msec_format = "%s.%03dZ"
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
 
 
 class RequestContextFilter(logging.Filter):

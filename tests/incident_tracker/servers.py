@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.message import Message
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -37,7 +38,7 @@ def free_port() -> int:
 @dataclass
 class Answer:
     status: int
-    headers: Mapping[str, str]
+    headers: Message
     body: bytes
     seconds: float
 

@@ -49,8 +49,9 @@ def test_stdout_only_without_a_log_directory():
 
 def test_files_rotate_at_midnight_keeping_7_and_30_days(file_logging):
     log_dir = file_logging
-    app, errors = (next(h for h in logging.getLogger().handlers if getattr(h, "baseFilename", "").endswith(name))
-                   for name in ("app.log", "errors.log"))
+    files = {os.path.basename(handler.baseFilename): handler for handler in logging.getLogger().handlers
+             if isinstance(handler, SharedTimedRotatingFileHandler)}
+    app, errors = files["app.log"], files["errors.log"]
     assert (app.when, app.backupCount, app.level) == ("MIDNIGHT", 7, logging.NOTSET)
     assert (errors.when, errors.backupCount, errors.level) == ("MIDNIGHT", 30, logging.ERROR)
 

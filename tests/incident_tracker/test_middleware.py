@@ -12,7 +12,6 @@ from django.urls import reverse
 from incident_tracker import metrics
 from incident_tracker.log import LINE_FORMAT, RequestContextFilter, UtcFormatter
 from incidents.views import DashboardView
-from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 
