@@ -44,17 +44,26 @@ class UtcFormatter(logging.Formatter):
         return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
 
 
+# Where RequestLogMiddleware leaves the id on the request, for lines written after it returned.
+REQUEST_ID_META_KEY = "incident_tracker.request_id"
+
+
 class RequestContextFilter(logging.Filter):
     """Stamps each record with the current request's facts; `extra=` values set by the caller win."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         context = current_request.get()
+        request = getattr(record, "request", None)
+        if context is NO_REQUEST and request is not None:
+            # Django logs error responses once the middleware has finished, passing the request along.
+            context = RequestContext(request_id=request.META.get(REQUEST_ID_META_KEY, EMPTY),
+                                     method=request.method or EMPTY, path=request.path)
         fields: dict[str, Any] = {
             "request_id": context.request_id,
             "method": context.method,
             "path": context.path,
             "user_id": context.user_id,
-            "status": EMPTY,
+            "status": getattr(record, "status_code", EMPTY),
             "duration_ms": EMPTY,
         }
         for name, value in fields.items():

@@ -18,7 +18,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.functional import empty
 
 from . import health, metrics
-from .log import EMPTY, RequestContext, current_request
+from .log import EMPTY, REQUEST_ID_META_KEY, RequestContext, current_request
 
 logger = logging.getLogger("incident_tracker.request")
 
@@ -76,6 +76,7 @@ class RequestLogMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         context = RequestContext(request_id=request_id_for(request), method=request.method or EMPTY,
                                  path=request.path)
+        request.META[REQUEST_ID_META_KEY] = context.request_id
         token = current_request.set(context)
         started = time.perf_counter()
         try:
@@ -113,21 +114,32 @@ class DatabaseUnavailableMiddleware:
     Turns a lost database connection into a plain 503 page within the connect timeout,
     instead of a 500 with a traceback in the log for every request. Django's connection
     health checks reconnect on the next request once the database is back.
+
+    Sits right after the authentication middleware and looks the user up itself: the
+    middleware after it reads the user (session and device tables) on every request,
+    and an error raised there would become a 500 before any view ran.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            request.user.is_authenticated
+        except (OperationalError, InterfaceError) as error:
+            return unavailable(error)
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not isinstance(exception, (OperationalError, InterfaceError)):
-            return None
-        metrics.observe_database_error()
-        logger.warning("database unavailable: %s: %s", exception.__class__.__name__,
-                       str(exception).strip().splitlines()[0] if str(exception).strip() else "no detail")
-        response = HttpResponse(render_to_string("503.html"), status=503)
-        response["Retry-After"] = "30"
-        add_never_cache_headers(response)
-        return response
+        return unavailable(exception) if isinstance(exception, (OperationalError, InterfaceError)) else None
+
+
+def unavailable(error: Exception) -> HttpResponse:
+    detail = str(error).strip()
+    metrics.observe_database_error()
+    logger.warning("database unavailable: %s: %s", error.__class__.__name__,
+                   detail.splitlines()[0] if detail else "no detail")
+    response = HttpResponse(render_to_string("503.html"), status=503)
+    response["Retry-After"] = "30"
+    add_never_cache_headers(response)
+    return response

@@ -55,13 +55,13 @@ def test_request_line_has_id_user_method_path_status_and_duration(caplog, report
     assert "token=abc" not in line  # query strings can carry secrets: only the path is logged
 
 
-def test_anonymous_and_never_looked_up_users_are_told_apart(caplog, settings, client):
-    settings.METRICS_TOKEN = "metrics-token-0123456789"
+def test_anonymous_and_never_looked_up_users_are_told_apart(caplog, settings):
     with caplog.at_level(logging.INFO):
-        client.get(reverse("dashboard"))
-        client.get("/metrics")
+        Client().get(reverse("dashboard"))
+        settings.SECURE_SSL_REDIRECT = True
+        Client().get(reverse("dashboard"))
     assert "user_id=anonymous method=GET path=/ status=302" in request_lines(caplog)[0]
-    assert "user_id=- method=GET path=/metrics status=401" in request_lines(caplog)[1]
+    assert "user_id=- method=GET path=/ status=301" in request_lines(caplog)[1]
 
 
 def test_probe_requests_are_logged_at_debug_only(caplog, client):
@@ -102,6 +102,8 @@ def test_lost_database_answers_a_clear_503_page(caplog, reporter_client, error):
     assert "<h1>Temporarily unavailable</h1>" in page
     assert "Traceback" not in page
     assert f"database unavailable: {error.__class__.__name__}" in caplog.text
+    [django_line] = formatted([record for record in caplog.records if record.name == "django.request"])
+    assert f"request_id={response['X-Request-ID']} user_id=- method=GET path=/ status=503" in django_line
 
 
 def test_other_errors_still_reach_the_500_handler(reporter_client):
@@ -153,3 +155,10 @@ def test_metrics_collection_is_off_without_a_token(settings, client):
     with mock.patch.object(metrics, "observe_request") as observe:
         client.get("/accounts/login/")
     observe.assert_not_called()
+
+
+def test_database_lost_while_looking_up_the_user_answers_503(reporter_client):
+    with mock.patch("django.contrib.sessions.backends.db.SessionStore.load", side_effect=OperationalError("gone")):
+        response = reporter_client.get(reverse("incidents:list"))
+    assert response.status_code == 503
+    assert "<h1>Temporarily unavailable</h1>" in response.content.decode()
