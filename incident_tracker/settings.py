@@ -190,8 +190,8 @@ STORAGES = {
 }
 
 # --- E-mail -------------------------------------------------------------------------
-# SMTP once MAIL_SERVER is set; until then messages are written to stdout, where the
-# platform's log shows them, rather than lost.
+# SMTP once MAIL_SERVER is set. Without it development prints messages to the console;
+# production sends nothing, because printing password-reset links would leak them into logs.
 EMAIL_HOST = env.str("MAIL_SERVER", default="")
 EMAIL_PORT = env.int("MAIL_PORT", default=587)
 EMAIL_HOST_USER = env.str("MAIL_USERNAME", default="")
@@ -200,7 +200,11 @@ EMAIL_USE_TLS = env.bool("MAIL_USE_TLS", default=True)
 EMAIL_TIMEOUT = 10
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",
-    default="django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+    default=(
+        "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+        else "django.core.mail.backends.console.EmailBackend" if DEBUG
+        else "django.core.mail.backends.dummy.EmailBackend"
+    ),
 )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="incidents@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
