@@ -13,6 +13,7 @@ from django.views.generic import DetailView, FormView, TemplateView
 
 from accounts.models import User
 from accounts.types import AuthenticatedHttpRequest, request_user
+from audit.models import AuditLog
 
 from . import permissions
 from .forms import SORT_ORDERS, CommentForm, IncidentEditForm, IncidentFilterForm, IncidentReportForm, TransitionForm
@@ -137,6 +138,7 @@ class IncidentDetailView(VisibleIncidentMixin, DetailView):
             or CommentForm(can_write_internal_note=permissions.can_write_internal_note(user)),
             transitions=transitions_from(incident.status) if permissions.can_transition(user, incident) else [],
             can_edit=permissions.can_edit(user, incident),
+            timeline=AuditLog.objects.for_incident(incident).visible_to(user),
         )
         return context
 
