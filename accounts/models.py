@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
 
+from incidents.sanitize import clean_plain_text
+
 
 class User(AbstractUser):
     """
@@ -13,6 +15,12 @@ class User(AbstractUser):
     @property
     def is_responder(self) -> bool:
         return self.is_staff
+
+    def clean(self) -> None:
+        """Names are shown on every page an incident appears on: plain text only, as titles are."""
+        super().clean()
+        self.first_name = clean_plain_text(self.first_name)
+        self.last_name = clean_plain_text(self.last_name)
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username

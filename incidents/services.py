@@ -201,6 +201,7 @@ def category_save(category: Category, *, actor: User | None) -> Category:
     if not is_new:
         before = dict(Category.objects.values("name", "description", "is_active").get(pk=category.pk))
     category.name = clean_plain_text(category.name)
+    category.description = clean_plain_text(category.description)
     category.full_clean()
     with transaction.atomic():
         category.save()

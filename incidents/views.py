@@ -117,7 +117,12 @@ class IncidentCreateView(LoginRequiredMixin, FormView):
     form_class = IncidentReportForm
 
     def form_valid(self, form: IncidentReportForm) -> HttpResponse:
-        incident, created = incident_create(reporter=request_user(self.request), **form.cleaned_data)
+        try:
+            incident, created = incident_create(reporter=request_user(self.request), **form.cleaned_data)
+        except ValidationError as error:
+            # Text that sanitises to nothing (only markup) is refused like an empty field.
+            form.add_error(None, error)
+            return self.form_invalid(form)
         if created:
             messages.success(self.request, f"Incident #{incident.pk} reported. Responders have been told.")
         else:
