@@ -3,9 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django_otp.models import Device
 
-from .models import User
+from .models import User, time_zone_names
 from .services import otp_verify
 
 CODE_HELP = "The 6-digit code your authenticator app shows now, or one of your backup codes."
@@ -60,3 +61,25 @@ class ReauthenticateForm(SignInCodeForm):
         if "password" not in self.cleaned_data:
             return self.cleaned_data["code"]
         return super().clean_code()
+
+
+class PreferencesForm(forms.ModelForm):
+    """A user's own time zone and e-mail choices; the responder-only kinds are hidden from reporters."""
+
+    time_zone = forms.ChoiceField(
+        required=False,
+        help_text="Dates and times on every page and in e-mails are shown in this zone.",
+    )
+
+    class Meta:
+        model = User
+        fields = ["time_zone", "notify_assigned", "notify_status", "notify_comments", "notify_major"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        zone_field = self.fields["time_zone"]
+        assert isinstance(zone_field, forms.ChoiceField)
+        zone_field.choices = [("", f"The site's time zone ({settings.TIME_ZONE})"), *((n, n) for n in time_zone_names())]
+        if not self.instance.is_staff:
+            del self.fields["notify_assigned"]
+            del self.fields["notify_major"]

@@ -1,11 +1,13 @@
 """
 Account-wide rules that hold for every page: staff are verified by a second factor
-before they reach anything, sessions end after idling or after a fixed lifetime, and
-pages for a signed-in user are never kept by a shared cache.
+before they reach anything, sessions end after idling or after a fixed lifetime,
+pages for a signed-in user are never kept by a shared cache, and dates show in the
+user's own time zone.
 """
 from __future__ import annotations
 
 import time
+import zoneinfo
 from typing import Any, Callable
 
 from django.conf import settings
@@ -14,6 +16,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
+from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django_otp import user_has_device
 
@@ -90,3 +93,23 @@ class SecondFactorRequiredMiddleware:
             return redirect("accounts:login_code")
         messages.warning(request, "Staff accounts need two-factor sign-in. Set it up to continue.")
         return redirect("accounts:security")
+
+
+class UserTimeZoneMiddleware:
+    """
+    Show dates in the signed-in user's own time zone (their preference, else the site's
+    TIME_ZONE). Activation is per request and undone afterwards, so a thread that serves
+    the next visitor never keeps someone else's zone.
+    """
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        name = getattr(request.user, "time_zone", "")
+        if name:
+            timezone.activate(zoneinfo.ZoneInfo(name))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

@@ -1,8 +1,24 @@
 from __future__ import annotations
 
+import zoneinfo
+from functools import cache
+
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
 
 from incidents.sanitize import clean_plain_text
+
+
+@cache
+def time_zone_names() -> tuple[str, ...]:
+    """The IANA zone names this machine knows, sorted for a select box."""
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def validate_time_zone(value: str) -> None:
+    if value and value not in time_zone_names():
+        raise ValidationError("“%(value)s” is not a known time zone.", params={"value": value})
 
 
 class User(AbstractUser):
@@ -10,7 +26,17 @@ class User(AbstractUser):
     The one user model of the product, swapped in from the first migration so that
     fields can be added later without a painful migration. Staff users are responders;
     superusers are administrators; everyone else is a reporter.
+
+    The preferences live on the user row itself because every request already loads
+    it: the time zone middleware and the mail rules need no extra query.
     """
+
+    # Blank means the site's TIME_ZONE, so changing the site default moves everyone who never chose.
+    time_zone = models.CharField(max_length=64, blank=True, validators=[validate_time_zone])
+    notify_assigned = models.BooleanField("e-mail me when an incident is assigned to me", default=True)
+    notify_status = models.BooleanField("e-mail me when the status of an incident I reported changes", default=True)
+    notify_comments = models.BooleanField("e-mail me about new comments on incidents I reported", default=True)
+    notify_major = models.BooleanField("e-mail me about every new SEV1 or SEV2 incident (responders)", default=True)
 
     @property
     def is_responder(self) -> bool:

@@ -1,7 +1,7 @@
 """
 State changes of an account: its credentials (the second factor, backup codes and the
-password), and the account itself as administrators create, change and delete it.
-Each one is audited in its own transaction; the account holder is told by e-mail of
+password), the account itself as administrators create, change and delete it, and
+the preferences users set for themselves. Each one is audited in its own transaction; the account holder is told by e-mail of
 credential changes, so a change they did not make does not go unnoticed.
 """
 from __future__ import annotations
@@ -247,3 +247,28 @@ def user_delete(user: User, *, actor: User) -> None:
     with transaction.atomic():
         audit_record(Action.USER_DELETED, actor=actor, target=user, changes={"username": [user.get_username(), None]})
         user.delete()
+
+
+PREFERENCE_FIELDS = ("time_zone", "notify_assigned", "notify_status", "notify_comments", "notify_major")
+
+
+def user_preferences_update(user: User, *, actor: User, **values: Any) -> User:
+    """
+    Save `user`'s time zone and e-mail choices. Only the preference fields may be
+    passed (anything else is a programming error, not user input); unchanged values
+    write nothing and leave no audit row.
+    """
+    unknown = set(values) - set(PREFERENCE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not a preference: {', '.join(sorted(unknown))}")
+    changed = {name: value for name, value in values.items() if getattr(user, name) != value}
+    if not changed:
+        return user
+    diff = {name: [getattr(user, name), value] for name, value in changed.items()}
+    for name, value in changed.items():
+        setattr(user, name, value)
+    user.full_clean(validate_unique=False)
+    with transaction.atomic():
+        user.save(update_fields=list(changed))
+        audit_record(Action.USER_CHANGED, actor=actor, target=user, changes=diff)
+    return user

@@ -9,6 +9,7 @@ urlpatterns = [
     path("login/", views.SignInView.as_view(), name="login"),
     path("login/code/", views.SignInCodeView.as_view(), name="login_code"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("preferences/", views.PreferencesView.as_view(), name="preferences"),
     path("security/", views.SecurityView.as_view(), name="security"),
     path("security/enrol/", views.EnrolmentStartView.as_view(), name="enrol_start"),
     path("security/enrol/confirm/", views.EnrolmentConfirmView.as_view(), name="enrol_confirm"),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 from base64 import b32encode
 from typing import Any
 
@@ -26,7 +27,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from audit.models import Action
 
 from . import twostep
-from .forms import EnrolmentConfirmForm, ReauthenticateForm, SignInCodeForm
+from .forms import EnrolmentConfirmForm, PreferencesForm, ReauthenticateForm, SignInCodeForm
 from .models import User
 from .services import (
     backup_codes_regenerate,
@@ -34,6 +35,7 @@ from .services import (
     second_factor_remove,
     totp_device_confirm,
     totp_device_start,
+    user_preferences_update,
 )
 from .types import request_user
 
@@ -213,3 +215,22 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         password_set(form.user, password=form.cleaned_data["new_password1"], action=Action.PASSWORD_RESET)
         del self.request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN]
         return redirect(self.get_success_url())
+
+
+class PreferencesView(LoginRequiredMixin, FormView):
+    """The signed-in user's own time zone and e-mail choices, at /accounts/preferences/."""
+
+    template_name = "accounts/preferences.html"
+    form_class = PreferencesForm
+    success_url = reverse_lazy("accounts:preferences")
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        # A ModelForm writes its values onto its instance while validating; giving it a
+        # copy leaves the real user untouched, so the service sees what really changed.
+        return {**super().get_form_kwargs(), "instance": copy.copy(request_user(self.request))}
+
+    def form_valid(self, form: PreferencesForm) -> HttpResponse:
+        user = request_user(self.request)
+        user_preferences_update(user, actor=user, **form.cleaned_data)
+        messages.success(self.request, "Your preferences are saved.")
+        return super().form_valid(form)

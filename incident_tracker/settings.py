@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     # Before anything else reads the user: a lost database answers 503, not 500.
     "incident_tracker.middleware.DatabaseUnavailableMiddleware",
+    "accounts.middleware.UserTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.middleware.PrivateCacheMiddleware",
     "accounts.middleware.SessionLifetimeMiddleware",
@@ -208,6 +209,9 @@ EMAIL_BACKEND = env.str(
 )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="incidents@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The address users reach the site at, for the links in notification e-mails (sent after
+# the request, so there is no request to build an absolute URL from).
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
 
 # --- Security headers and cookies ---------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

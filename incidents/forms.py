@@ -78,6 +78,8 @@ class CommentForm(forms.Form):
 
 
 class TransitionForm(forms.Form):
+    """The version the page showed, carried by every one-click action (workflow buttons, "Assign to me")."""
+
     version = forms.IntegerField(min_value=1)
 
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from audit.models import Action
 from audit.services import audit_record
 
-from . import permissions
+from . import notifications, permissions
 from .models import Category, Comment, Incident, Severity
 from .sanitize import clean_plain_text, clean_rich_text
 from .workflow import TRANSITIONS
@@ -83,6 +83,7 @@ def incident_create(
                     "category": [None, _display(category)],
                 },
             )
+            notifications.notify_reported(incident)
     except IntegrityError:
         # Two submissions of one form raced; the other one won and holds the incident.
         return Incident.objects.get(reporter=reporter, submission_token=submission_token), False
@@ -128,6 +129,7 @@ def incident_update(
         diff = {name: [before[name], _display(getattr(current, name))] for name in changed}
         if "assignee" in diff:
             audit_record(Action.INCIDENT_ASSIGNED, actor=actor, target=current, changes={"assignee": diff.pop("assignee")})
+            notifications.notify_assigned(current, actor=actor)
         if diff:
             audit_record(Action.INCIDENT_EDITED, actor=actor, target=current, changes=diff)
     return current
@@ -171,6 +173,7 @@ def incident_transition(incident: Incident, *, actor: User, name: str, expected_
             target=current,
             changes={"status": [before_status, current.status], "transition": [None, transition.name]},
         )
+        notifications.notify_transitioned(current, actor=actor, transition=transition)
     return current
 
 
@@ -191,6 +194,7 @@ def comment_add(incident: Incident, *, author: User, body: str, internal: bool =
             target=incident,
             changes={"comment": [None, comment.pk]},
         )
+        notifications.notify_commented(comment)
     return comment
 
 

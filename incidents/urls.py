@@ -6,9 +6,11 @@ app_name = "incidents"
 
 urlpatterns = [
     path("", views.IncidentListView.as_view(), name="list"),
+    path("export.csv", views.IncidentExportView.as_view(), name="export"),
     path("new/", views.IncidentCreateView.as_view(), name="create"),
     path("<int:pk>/", views.IncidentDetailView.as_view(), name="detail"),
     path("<int:pk>/edit/", views.IncidentEditView.as_view(), name="edit"),
     path("<int:pk>/comments/", views.CommentCreateView.as_view(), name="comment"),
+    path("<int:pk>/take/", views.IncidentTakeView.as_view(), name="take"),
     path("<int:pk>/actions/<slug:name>/", views.IncidentTransitionView.as_view(), name="transition"),
 ]

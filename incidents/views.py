@@ -1,26 +1,29 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
 from django.views import View
 from django.views.generic import DetailView, FormView, TemplateView
 
 from accounts.models import User
 from accounts.types import AuthenticatedHttpRequest, request_user
-from audit.models import AuditLog
+from audit.models import Action, AuditLog
+from audit.services import audit_record
 
-from . import permissions
+from . import dashboard, permissions
+from .export import csv_lines
 from .forms import SORT_ORDERS, CommentForm, IncidentEditForm, IncidentFilterForm, IncidentReportForm, TransitionForm
 from .models import Comment, Incident, IncidentQuerySet
 from .pagination import COUNT_CAP, InvalidCursor, bounded_count, keyset_page
 from .services import StaleIncidentError, comment_add, incident_create, incident_transition, incident_update
-from .workflow import Status, transitions_from
+from .workflow import transitions_from
 
 
 def filter_incidents(queryset: IncidentQuerySet, filters: dict[str, Any], user: User) -> IncidentQuerySet:
@@ -64,21 +67,34 @@ class VisibleIncidentMixin(LoginRequiredMixin):
 
 
 class DashboardView(LoginRequiredMixin, TemplateView):
+    """
+    What needs attention now. Everyone sees their own open reports and their recently
+    updated ones; responders also get the queues and the figures of `dashboard`.
+    """
+
     template_name = "incidents/dashboard.html"
+    list_size = 10
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         user = request_user(self.request)
         visible = Incident.objects.visible_to(user).for_list()
-        unresolved = visible.filter(status__in=[Status.OPEN, Status.IN_PROGRESS])
-        by_status = dict(visible.values_list("status").annotate(n=Count("id")).order_by())
+        unresolved = visible.filter(status__in=dashboard.UNRESOLVED)
         context.update(
-            status_counts=[(label, by_status.get(value, 0), value) for value, label in Status.choices],
-            my_open=unresolved.filter(reporter=user)[:10],
-            my_queue=unresolved.filter(assignee=user).order_by("severity", "-created_at")[:10] if user.is_staff else None,
-            unassigned=unresolved.filter(assignee__isnull=True).order_by("severity", "-created_at")[:10]
-            if user.is_staff else None,
+            my_open=unresolved.filter(reporter=user)[: self.list_size],
+            recently_updated=visible.filter(reporter=user).order_by("-updated_at", "-id")[: self.list_size],
         )
+        if user.is_staff:
+            now = timezone.localtime()
+            by_urgency = ("severity", "created_at", "id")
+            context.update(
+                unassigned=unresolved.filter(assignee__isnull=True).order_by(*by_urgency)[: self.list_size],
+                my_queue=unresolved.filter(assignee=user).order_by(*by_urgency)[: self.list_size],
+                grid=dashboard.count_grid(visible),
+                response_times=dashboard.response_times(visible, since=now - timedelta(days=dashboard.WINDOW_DAYS)),
+                chart=dashboard.daily_chart(visible, today=now.date()),
+                window_days=dashboard.WINDOW_DAYS,
+            )
         return context
 
 
@@ -110,6 +126,34 @@ class IncidentListView(VisibleIncidentMixin, TemplateView):
             total=bounded_count(incidents), count_cap=COUNT_CAP,
         )
         return context
+
+
+class IncidentExportView(VisibleIncidentMixin, View):
+    """
+    The list's current filters as a CSV download. The audit row is written before the
+    first byte is sent: it records who exported and which filters, because a streamed
+    download has no reliable end (the client may stop reading) at which to count rows.
+    """
+
+    def get(self, request: HttpRequest) -> StreamingHttpResponse:
+        filters = IncidentFilterForm(request.GET).valid_filters()
+        incidents = filter_incidents(self.get_queryset(), filters, self.user)
+        audit_record(
+            Action.INCIDENTS_EXPORTED,
+            actor=self.user,
+            target_label="Incidents as CSV",
+            changes={"filters": [None, {name: _display_filter(value) for name, value in filters.items()}]},
+        )
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        return StreamingHttpResponse(
+            csv_lines(incidents, zone=timezone.get_current_timezone()),
+            content_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="incidents-{stamp}.csv"'},
+        )
+
+
+def _display_filter(value: Any) -> Any:
+    return value if isinstance(value, (str, int)) else str(value)
 
 
 class IncidentCreateView(LoginRequiredMixin, FormView):
@@ -144,6 +188,7 @@ class IncidentDetailView(VisibleIncidentMixin, DetailView):
             transitions=transitions_from(incident.status) if permissions.can_transition(user, incident) else [],
             can_edit=permissions.can_edit(user, incident),
             timeline=AuditLog.objects.for_incident(incident).visible_to(user),
+            can_take=permissions.can_triage(user) and incident.assignee_id != user.pk,
         )
         return context
 
@@ -199,6 +244,9 @@ class IncidentEditView(VisibleIncidentMixin, FormView):
         return self.render_to_response(self.get_context_data(form=form, current=current))
 
 
+STALE_ACTION_MESSAGE = "This incident changed since you loaded the page; nothing was done. Check it and try again."
+
+
 class IncidentActionView(VisibleIncidentMixin, View):
     """Base for the POST-only actions on one incident; GET never changes anything."""
 
@@ -236,10 +284,30 @@ class IncidentTransitionView(IncidentActionView):
             incident = incident_transition(incident, actor=request.user, name=name,
                                            expected_version=expected_version)
         except StaleIncidentError:
-            messages.error(request, "This incident changed since you loaded the page; nothing was done. "
-                                    "Check it and try again.")
+            messages.error(request, STALE_ACTION_MESSAGE)
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:
             messages.success(request, f"Incident is now {incident.get_status_display()}.")
+        return redirect(incident)
+
+
+class IncidentTakeView(IncidentActionView):
+    """A responder assigns the incident to themselves in one click from the detail page."""
+
+    def post(self, request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+        incident = self.get_incident()
+        if not permissions.can_triage(request.user):
+            raise PermissionDenied("Only responders may assign incidents.")
+        form = TransitionForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, STALE_ACTION_MESSAGE)
+            return redirect(incident)
+        try:
+            incident = incident_update(incident, actor=request.user, expected_version=form.cleaned_data["version"],
+                                       assignee=request.user)
+        except StaleIncidentError:
+            messages.error(request, STALE_ACTION_MESSAGE)
+        else:
+            messages.success(request, "The incident is assigned to you.")
         return redirect(incident)

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import html
+import re
+from datetime import timedelta
 from typing import Any
 
+import bleach
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import get_text_list
@@ -22,11 +26,6 @@ def rich_text(value: str) -> SafeString:
     return mark_safe(clean_rich_text(value))
 
 
-@register.inclusion_tag("incidents/_status_badge.html")
-def status_badge(incident: object) -> dict[str, object]:
-    return {"incident": incident}
-
-
 @register.filter
 def status_label(value: str) -> str:
     """The label of a status value as stored in the audit trail; a value since retired reads as itself."""
@@ -38,3 +37,25 @@ def changed_fields(changes: dict[str, Any]) -> str:
     """“title and severity”: the names of the incident fields an audit row says were edited."""
     labels = {field.name: str(field.verbose_name) for field in Incident._meta.concrete_fields}
     return get_text_list([labels.get(name, name) for name in changes], "and")
+
+
+@register.filter
+def as_plain_text(value: str) -> str:
+    """Stored rich text as readable plain text (for text e-mails): paragraphs and breaks kept as lines."""
+    with_lines = re.sub(r"</p>|</li>|<br\s*/?>", "\n", value)
+    return html.unescape(bleach.clean(with_lines, tags=set(), strip=True)).strip()
+
+
+@register.filter
+def duration(value: timedelta | None) -> str:
+    """A span as a person would say it at a glance: "45 min", "3 h 20 min", "2 d 4 h"; "–" for none."""
+    if value is None:
+        return "–"
+    minutes = int(value.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"

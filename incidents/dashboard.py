@@ -1,0 +1,156 @@
+"""
+The dashboard's figures. Each is one aggregate query over the incidents the user may
+see, grouped in the database; Python only arranges the handful of groups it gets back
+(never the rows), so the cost does not grow with the table beyond what its indexes
+serve.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from .models import Incident, Severity
+from .workflow import Status
+
+WINDOW_DAYS = 30
+UNRESOLVED = (Status.OPEN, Status.IN_PROGRESS)
+
+
+@dataclass(frozen=True)
+class SeverityRow:
+    severity: int
+    label: str
+    by_status: list[int]
+    total: int
+
+
+@dataclass(frozen=True)
+class CountGrid:
+    """Incidents by severity (rows) and status (columns), with the totals of each."""
+
+    statuses: list[tuple[str, str]]
+    rows: list[SeverityRow]
+    status_totals: list[int]
+    total: int
+
+
+def count_grid(incidents: QuerySet[Incident]) -> CountGrid:
+    counts = {
+        (group["severity"], group["status"]): group["n"]
+        for group in incidents.order_by().values("severity", "status").annotate(n=Count("id"))
+    }
+    statuses = list(Status.choices)
+    rows = []
+    for severity, label in Severity.choices:
+        by_status = [counts.get((severity, status), 0) for status, _label in statuses]
+        rows.append(SeverityRow(severity, label, by_status, sum(by_status)))
+    status_totals = [sum(row.by_status[index] for row in rows) for index in range(len(statuses))]
+    return CountGrid(statuses, rows, status_totals, sum(status_totals))
+
+
+@dataclass(frozen=True)
+class ResponseTimes:
+    severity: int
+    label: str
+    reported: int
+    acknowledged: int
+    time_to_acknowledge: timedelta | None
+    resolved: int
+    time_to_resolve: timedelta | None
+
+
+def _elapsed(field: str) -> ExpressionWrapper:
+    """How long after being reported the incident reached `field`."""
+    return ExpressionWrapper(F(field) - F("created_at"), output_field=DurationField())
+
+
+def response_times(incidents: QuerySet[Incident], *, since: datetime) -> list[ResponseTimes]:
+    """
+    Average time to acknowledge and to resolve, per severity, over the incidents
+    reported since `since`. Ones not yet acknowledged (or resolved) count in
+    `reported` but not in the averages; the page shows both numbers.
+    """
+    groups = {
+        group.pop("severity"): group
+        for group in incidents.filter(created_at__gte=since).order_by().values("severity").annotate(
+            reported=Count("id"),
+            acknowledged=Count("id", filter=Q(acknowledged_at__isnull=False)),
+            time_to_acknowledge=Avg(_elapsed("acknowledged_at")),
+            resolved=Count("id", filter=Q(resolved_at__isnull=False)),
+            time_to_resolve=Avg(_elapsed("resolved_at")),
+        )
+    }
+    empty = {"reported": 0, "acknowledged": 0, "time_to_acknowledge": None, "resolved": 0, "time_to_resolve": None}
+    return [
+        ResponseTimes(severity=severity, label=label, **groups.get(severity, empty))
+        for severity, label in Severity.choices
+    ]
+
+
+@dataclass(frozen=True)
+class Bar:
+    day: date
+    count: int
+    x: float
+    y: float
+    height: float
+
+
+@dataclass(frozen=True)
+class DailyChart:
+    """Incidents reported per day, laid out for an inline SVG (coordinates in the viewBox)."""
+
+    bars: list[Bar]
+    total: int
+    peak: int
+    width: int
+    height: int
+    plot_left: int
+    plot_right: int
+    plot_bottom: int
+    bar_width: float
+    ticks: list[tuple[int, float]]
+    labels: list[tuple[date, float]]
+
+
+CHART_WIDTH, CHART_HEIGHT = 640, 180
+PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 36, 620, 10, 156
+LABEL_EVERY_DAYS = 7
+
+
+def _local_midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def daily_chart(incidents: QuerySet[Incident], *, today: date, days: int = WINDOW_DAYS) -> DailyChart:
+    """
+    The last `days` days up to `today`, in the current time zone (the user's), so that
+    a bar is one of the reader's days, with days without incidents drawn as zero.
+    """
+    first = today - timedelta(days=days - 1)
+    per_day = dict(
+        incidents.filter(created_at__gte=_local_midnight(first))
+        .order_by()
+        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        .values_list("day")
+        .annotate(n=Count("id"))
+    )
+    counts = [(first + timedelta(days=offset), per_day.get(first + timedelta(days=offset), 0)) for offset in range(days)]
+    peak = max((count for _day, count in counts), default=0)
+    scale_max = max(peak, 1)
+    plot_height = PLOT_BOTTOM - PLOT_TOP
+    slot = (PLOT_RIGHT - PLOT_LEFT) / days
+    bars = []
+    for index, (day, count) in enumerate(counts):
+        height = plot_height * count / scale_max
+        bars.append(Bar(day, count, PLOT_LEFT + index * slot + 1, PLOT_BOTTOM - height, height))
+    ticks = sorted({(value, PLOT_BOTTOM - plot_height * value / scale_max) for value in (0, scale_max // 2, scale_max)})
+    labels = [(bar.day, bar.x + slot / 2) for bar in bars[::-1][::LABEL_EVERY_DAYS]]
+    return DailyChart(
+        bars=bars, total=sum(count for _day, count in counts), peak=peak, width=CHART_WIDTH, height=CHART_HEIGHT,
+        plot_left=PLOT_LEFT, plot_right=PLOT_RIGHT, plot_bottom=PLOT_BOTTOM, bar_width=slot - 2, ticks=ticks, labels=labels,
+    )

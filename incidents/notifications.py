@@ -1,0 +1,105 @@
+"""
+Who is told what by e-mail. The services call these functions inside their
+transaction; each one only schedules its mail with `transaction.on_commit`, so nothing
+is sent for a change that rolls back, and the recipients, texts and links are built
+after the commit from what was really saved.
+
+The rules (each user can turn each kind off in their preferences):
+- the assignee, when an incident is assigned to them;
+- the reporter, when the status of their incident changes;
+- the reporter, when a public comment is added (internal notes never mail anyone);
+- every responder, when a SEV1 or SEV2 incident is reported.
+Nobody is mailed about their own action, nor without an address, nor when inactive.
+
+Subjects carry only the incident number and the kind of event: they show up in
+lock screens and mail server logs, so titles and text stay in the body.
+"""
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.db.models import QuerySet
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import User
+
+from .models import Comment, Incident, Severity
+
+if TYPE_CHECKING:
+    from .workflow import Transition
+
+logger = logging.getLogger(__name__)
+
+MAJOR_SEVERITIES = (Severity.SEV1, Severity.SEV2)
+
+
+def _recipients(actor: User | None, **filters: Any) -> QuerySet[User]:
+    people = User.objects.filter(is_active=True, **filters).exclude(email="")
+    return people.exclude(pk=actor.pk) if actor is not None else people
+
+
+def _message(template: str, subject: str, recipient: User, context: dict[str, Any]) -> EmailMultiAlternatives:
+    """One recipient's mail, with dates in their own time zone."""
+    zone = recipient.time_zone or settings.TIME_ZONE
+    with timezone.override(zone):
+        context = {**context, "recipient": recipient}
+        text = render_to_string(f"incidents/email/{template}.txt", context)
+        html = render_to_string(f"incidents/email/{template}.html", context)
+    message = EmailMultiAlternatives(subject=subject, body=text, to=[recipient.email])
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def _send(template: str, incident: Incident, event: str, recipients: QuerySet[User], context: dict[str, Any]) -> None:
+    """
+    Build and send the mails. Runs after the commit, inside the request that made the
+    change: any failure (mail server down, refused address, bad template) is logged
+    and swallowed, because the change itself is saved and the user must hear so.
+    """
+    try:
+        context = {
+            **context,
+            "incident": incident,
+            "incident_url": settings.SITE_URL + incident.get_absolute_url(),
+            "preferences_url": settings.SITE_URL + reverse("accounts:preferences"),
+        }
+        subject = f"[Incident #{incident.pk}] {event}"
+        messages = [_message(template, subject, recipient, context) for recipient in recipients]
+        if messages:
+            get_connection().send_messages(messages)
+    except Exception:  # Any failure at all must not turn a saved change into an error page.
+        logger.exception("Could not send the %s notification for incident #%s", template, incident.pk)
+
+
+def _schedule(template: str, incident: Incident, event: str, recipients: QuerySet[User], **context: Any) -> None:
+    transaction.on_commit(partial(_send, template, incident, event, recipients, context))
+
+
+def notify_reported(incident: Incident) -> None:
+    if incident.severity in MAJOR_SEVERITIES:
+        responders = _recipients(incident.reporter, is_staff=True, notify_major=True)
+        _schedule("reported", incident, f"New {Severity(incident.severity).name} incident", responders)
+
+
+def notify_assigned(incident: Incident, *, actor: User) -> None:
+    if incident.assignee_id is not None:
+        assignee = _recipients(actor, pk=incident.assignee_id, notify_assigned=True)
+        _schedule("assigned", incident, "Assigned to you", assignee, actor=actor)
+
+
+def notify_transitioned(incident: Incident, *, actor: User, transition: Transition) -> None:
+    reporter = _recipients(actor, pk=incident.reporter_id, notify_status=True)
+    _schedule("transitioned", incident, "Status changed", reporter, actor=actor, transition=transition)
+
+
+def notify_commented(comment: Comment) -> None:
+    if not comment.internal:
+        reporter = _recipients(comment.author, pk=comment.incident.reporter_id, notify_comments=True)
+        _schedule("commented", comment.incident, "New comment", reporter, comment=comment)

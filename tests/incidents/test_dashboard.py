@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+
+from incidents import dashboard
+from incidents.models import Incident, Severity
+from incidents.templatetags.incidents import duration
+from incidents.workflow import Status
+from tests.conftest import signed_in
+from tests.factories import make_incident, make_user
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
+
+
+def test_count_grid_counts_by_severity_and_status(reporter):
+    for severity, status in [(1, Status.OPEN), (1, Status.OPEN), (1, Status.CLOSED), (3, Status.IN_PROGRESS)]:
+        make_incident(reporter=reporter, severity=severity, status=status)
+    grid = dashboard.count_grid(Incident.objects.all())
+    sev1, sev2, sev3, sev4 = grid.rows
+    assert [value for value, _label in grid.statuses] == ["open", "in_progress", "resolved", "closed"]
+    assert (sev1.by_status, sev1.total) == ([2, 0, 0, 1], 3)
+    assert (sev2.by_status, sev3.by_status, sev4.total) == ([0, 0, 0, 0], [0, 1, 0, 0], 0)
+    assert (grid.status_totals, grid.total) == ([2, 1, 0, 1], 4)
+
+
+def test_response_times_average_per_severity_over_the_window(reporter):
+    since = NOW - timedelta(days=30)
+    reported = NOW - timedelta(days=2)
+    make_incident(reporter=reporter, severity=Severity.SEV1, created_at=reported,
+                  acknowledged_at=reported + timedelta(minutes=10), status=Status.RESOLVED,
+                  resolved_at=reported + timedelta(hours=2))
+    make_incident(reporter=reporter, severity=Severity.SEV1, created_at=reported,
+                  acknowledged_at=reported + timedelta(minutes=30))
+    make_incident(reporter=reporter, severity=Severity.SEV1, created_at=reported)
+    make_incident(reporter=reporter, severity=Severity.SEV1, created_at=NOW - timedelta(days=40),
+                  acknowledged_at=NOW - timedelta(days=10))
+    sev1, sev2, *_ = dashboard.response_times(Incident.objects.all(), since=since)
+    assert (sev1.reported, sev1.acknowledged, sev1.resolved) == (3, 2, 1)
+    assert sev1.time_to_acknowledge == timedelta(minutes=20)
+    assert sev1.time_to_resolve == timedelta(hours=2)
+    assert (sev2.reported, sev2.time_to_acknowledge, sev2.time_to_resolve) == (0, None, None)
+
+
+def test_daily_chart_has_a_bar_for_each_of_the_users_days(reporter):
+    make_incident(reporter=reporter, created_at=datetime(2026, 3, 20, 1, 0, tzinfo=UTC))
+    make_incident(reporter=reporter, created_at=datetime(2026, 3, 19, 23, 30, tzinfo=UTC))
+    make_incident(reporter=reporter, created_at=datetime(2026, 2, 18, 12, 0, tzinfo=UTC))
+    with timezone.override("UTC"):
+        chart = dashboard.daily_chart(Incident.objects.all(), today=date(2026, 3, 20))
+    assert len(chart.bars) == 30
+    assert chart.bars[0].day == date(2026, 2, 19)
+    assert [(bar.day, bar.count) for bar in chart.bars[-2:]] == [(date(2026, 3, 19), 1), (date(2026, 3, 20), 1)]
+    assert (chart.total, chart.peak) == (2, 1)
+    assert chart.bars[-1].height == dashboard.PLOT_BOTTOM - dashboard.PLOT_TOP
+    assert chart.bars[0].height == 0
+    with timezone.override("Asia/Tokyo"):
+        tokyo = dashboard.daily_chart(Incident.objects.all(), today=date(2026, 3, 20))
+    assert [(bar.day, bar.count) for bar in tokyo.bars[-1:]] == [(date(2026, 3, 20), 2)]
+
+
+def test_empty_chart_draws_zero_height_bars():
+    chart = dashboard.daily_chart(Incident.objects.none(), today=date(2026, 3, 20))
+    assert {bar.height for bar in chart.bars} == {0}
+    assert chart.ticks == [(0, dashboard.PLOT_BOTTOM), (1, dashboard.PLOT_TOP)]
+
+
+@pytest.mark.parametrize(
+    ("span", "text"),
+    [(None, "–"), (timedelta(seconds=59), "0 min"), (timedelta(minutes=45), "45 min"),
+     (timedelta(hours=3, minutes=20), "3 h 20 min"), (timedelta(days=2, hours=4, minutes=5), "2 d 4 h")],
+)
+def test_durations_read_at_a_glance(span, text):
+    assert duration(span) == text
+
+
+@time_machine.travel(NOW, tick=False)
+def test_responder_dashboard_shows_queues_figures_and_chart(responder_client, reporter, responder):
+    make_incident(reporter=reporter, title="Nobody owns me", severity=Severity.SEV1, created_at=NOW - timedelta(hours=1))
+    make_incident(reporter=reporter, title="Mine to fix", assignee=responder, status=Status.IN_PROGRESS,
+                  created_at=NOW - timedelta(hours=3), acknowledged_at=NOW - timedelta(hours=2))
+    make_incident(reporter=reporter, title="Long gone", status=Status.CLOSED)
+    response = responder_client.get(reverse("dashboard"))
+    page = response.content.decode()
+    assert response.status_code == 200
+    unassigned, queue = response.context["unassigned"], response.context["my_queue"]
+    assert [incident.title for incident in unassigned] == ["Nobody owns me"]
+    assert [incident.title for incident in queue] == ["Mine to fix"]
+    assert response.context["grid"].total == 3
+    assert "Incidents by severity and status" in page
+    assert "1 h 0 min" in page
+    assert '<svg viewBox="0 0 640 180" role="img"' in page
+    assert "Incidents per day as a table" in page
+    assert "<th scope=\"row\">Fri 20 Mar 2026</th><td>3</td>" in page
+    assert "My open reports" not in page
+
+
+def test_dashboard_queries_do_not_grow_with_rows(responder_client, reporter, responder, django_assert_max_num_queries):
+    for number in range(30):
+        make_incident(reporter=reporter, title=f"Incident {number}", assignee=responder if number % 2 else None)
+    with django_assert_max_num_queries(14):
+        responder_client.get(reverse("dashboard"))
+
+
+def test_reporter_dashboard_shows_only_their_reports_and_no_figures(reporter_client, reporter, other_reporter):
+    make_incident(reporter=reporter, title="My printer")
+    make_incident(reporter=reporter, title="My old laptop", status=Status.CLOSED)
+    make_incident(reporter=other_reporter, title="Not mine")
+    response = reporter_client.get(reverse("dashboard"))
+    page = response.content.decode()
+    assert [incident.title for incident in response.context["my_open"]] == ["My printer"]
+    assert [incident.title for incident in response.context["recently_updated"]] == ["My old laptop", "My printer"]
+    assert "Not mine" not in page
+    assert "Unassigned queue" not in page and "<svg" not in page and "grid" not in response.context
+
+
+def test_new_reporter_sees_friendly_empty_states(db):
+    page = signed_in(make_user(username="newbie")).get(reverse("dashboard")).content.decode()
+    assert "You have no open reports." in page
+    assert "updates to incidents you report show up here" in page
+
+
+def test_anonymous_visitor_is_sent_to_sign_in(client):
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('accounts:login')}?next=/"
