@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -42,14 +40,12 @@ class UserAdmin(DjangoUserAdmin):
         messages.success(request, f"Two-factor sign-in reset for {len(queryset)} user(s); each was told by e-mail.")
 
     def save_model(self, request: HttpRequest, obj: User, form: ModelForm, change: bool) -> None:
-        """Through the service, with groups and permissions, so one audit row lists every field that changed."""
+        """
+        Through the service, with groups and permissions, so one audit row lists every
+        field that changed (Django's save_related then finds the groups already set).
+        """
         user_save(obj, actor=request_user(request), groups=form.cleaned_data.get("groups"),
                   user_permissions=form.cleaned_data.get("user_permissions"))
-
-    def save_related(self, request: HttpRequest, form: ModelForm, formsets: Any, change: bool) -> None:
-        """save_model already wrote groups and permissions; only inlines (if any) remain."""
-        for formset in formsets:
-            self.save_formset(request, form, formset, change=change)
 
     def delete_model(self, request: HttpRequest, obj: User) -> None:
         user_delete(obj, actor=request_user(request))

@@ -187,12 +187,11 @@ def _user_snapshot(user: User) -> dict[str, Any]:
         for field in User._meta.concrete_fields
         if field.name not in _UNRECORDED_USER_FIELDS
     }
-    if user.pk is not None:
-        values["groups"] = sorted(user.groups.values_list("name", flat=True))
-        values["user_permissions"] = sorted(
-            f"{app_label}.{codename}"
-            for app_label, codename in user.user_permissions.values_list("content_type__app_label", "codename")
-        )
+    values["groups"] = sorted(user.groups.values_list("name", flat=True))
+    values["user_permissions"] = sorted(
+        f"{app_label}.{codename}"
+        for app_label, codename in user.user_permissions.values_list("content_type__app_label", "codename")
+    )
     return values
 
 

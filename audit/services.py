@@ -11,7 +11,6 @@ import json
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -82,10 +81,7 @@ def _normalised_ip(ip_address: str | None) -> str | None:
         return None
     if parsed.version == 4:
         return str(parsed)
-    try:
-        cleaned = clean_ipv6_address(str(parsed).split("%")[0])
-    except ValidationError:
-        return None
+    cleaned = clean_ipv6_address(str(parsed).split("%")[0])
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT host(%s::inet)", [cleaned])

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.contrib.auth.signals import user_login_failed
 from django.test import Client
 from django.urls import reverse
 
@@ -84,3 +85,9 @@ def test_locked_out_user_with_the_right_password_is_refused_and_recorded(client,
     assert response.status_code == 429
     assert not AuditLog.objects.filter(action=Action.SIGNED_IN).exists()
     assert AuditLog.objects.filter(action=Action.LOCKED_OUT).count() >= 1
+
+
+def test_username_with_a_nul_character_is_recorded_cleaned_and_aimed_at_nobody(reporter):
+    user_login_failed.send(sender=__name__, credentials={"username": "reporter\x00", "password": WRONG_PASSWORD})
+    row = AuditLog.objects.get()
+    assert (row.action, row.target_id, row.target_label) == (Action.SIGN_IN_FAILED, "", "reporter")
