@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -11,6 +12,7 @@ from django.http import HttpRequest
 from accounts.types import request_user
 
 from .models import Category, Comment, Incident
+from .sanitize import clean_plain_text
 from .services import (
     EDITABLE_FIELDS,
     StaleIncidentError,
@@ -23,8 +25,19 @@ from .services import (
 from .workflow import Status, path_to
 
 
+class CategoryAdminForm(forms.ModelForm):
+    class Meta:
+        model = Category
+        fields = ("name", "description", "is_active")
+
+    def clean_name(self) -> str:
+        """Sanitise before the uniqueness check, so "<b>Network</b>" is refused as a duplicate of "Network"."""
+        return clean_plain_text(self.cleaned_data["name"])
+
+
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
+    form = CategoryAdminForm
     list_display = ("name", "is_active", "description")
     list_filter = ("is_active",)
     search_fields = ("name",)
@@ -50,6 +63,9 @@ class CommentInline(admin.TabularInline):
     can_delete = False
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -92,9 +108,6 @@ class IncidentAdmin(admin.ModelAdmin):
             incident_update(obj, actor=request_user(request), expected_version=obj.version, **values)
         except StaleIncidentError:
             messages.error(request, "The incident changed while you were editing it; nothing was saved.")
-
-    def save_formset(self, request: HttpRequest, form: ModelForm, formset: Any, change: bool) -> None:
-        """Comments are read-only here; nothing in the inline is ever saved."""
 
     @admin.action(description="Assign selected incidents to me")
     def assign_to_me(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:

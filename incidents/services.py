@@ -6,13 +6,15 @@ object. Views and the admin call them; nothing else saves these models.
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import transaction
+from django.db.models import F, Model, Q
 from django.utils import timezone
 
+from accounts.models import User
 from audit.models import Action
 from audit.services import audit_record
 
@@ -21,11 +23,10 @@ from .models import Category, Comment, Incident, Severity
 from .sanitize import clean_plain_text, clean_rich_text
 from .workflow import TRANSITIONS
 
-if TYPE_CHECKING:
-    from accounts.models import User
-
 EDITABLE_FIELDS = ("title", "description", "category", "severity", "assignee")
 TRIAGE_FIELDS = frozenset({"assignee"})
+# A report identical to one the same person sent this recently is taken for a resubmission.
+DUPLICATE_REPORT_WINDOW = timedelta(minutes=10)
 
 
 class StaleIncidentError(Exception):
@@ -36,8 +37,10 @@ class StaleIncidentError(Exception):
         self.current = current
 
 
-def _display(value: Any) -> Any:
-    """A JSON-friendly picture of a field value for the audit trail."""
+def _display(instance: Model, name: str) -> Any:
+    """A JSON-friendly picture of one field for the audit trail: choice labels, not codes, as people read them."""
+    label = getattr(instance, f"get_{name}_display", None)
+    value = label() if label else getattr(instance, name)
     if value is None or isinstance(value, (str, int, bool)):
         return value
     return str(value)
@@ -54,13 +57,11 @@ def incident_create(
 ) -> tuple[Incident, bool]:
     """
     Record a new incident reported by `reporter`. Returns the incident and whether it
-    was created: a repeated submission of the same form (same token) returns the
-    incident the first submission created instead of a duplicate.
+    was created. A form submitted again returns the incident its first submission
+    created instead of a duplicate: the same form (same `submission_token`), or the
+    form reloaded and sent again (a new token, but the same title and description
+    from the same reporter within DUPLICATE_REPORT_WINDOW).
     """
-    if submission_token is not None:
-        existing = Incident.objects.filter(reporter=reporter, submission_token=submission_token).first()
-        if existing is not None:
-            return existing, False
     incident = Incident(
         title=clean_plain_text(title),
         description=clean_rich_text(description),
@@ -70,23 +71,26 @@ def incident_create(
         submission_token=submission_token,
     )
     incident.full_clean(exclude=["submission_token"])
-    try:
-        with transaction.atomic():
-            incident.save(force_insert=True)
-            audit_record(
-                Action.INCIDENT_REPORTED,
-                actor=reporter,
-                target=incident,
-                changes={
-                    "title": [None, incident.title],
-                    "severity": [None, incident.get_severity_display()],
-                    "category": [None, _display(category)],
-                },
-            )
-            notifications.notify_reported(incident)
-    except IntegrityError:
-        # Two submissions of one form raced; the other one won and holds the incident.
-        return Incident.objects.get(reporter=reporter, submission_token=submission_token), False
+    with transaction.atomic():
+        if submission_token is not None:
+            # One reporter's submissions queue behind each other, so two racing copies of
+            # a form cannot both miss the other and insert twice.
+            User.objects.select_for_update().get(pk=reporter.pk)
+            earlier = Incident.objects.filter(reporter=reporter).filter(
+                Q(submission_token=submission_token)
+                | Q(title=incident.title, description=incident.description,
+                    created_at__gte=timezone.now() - DUPLICATE_REPORT_WINDOW)
+            ).first()
+            if earlier is not None:
+                return earlier, False
+        incident.save(force_insert=True)
+        audit_record(
+            Action.INCIDENT_REPORTED,
+            actor=reporter,
+            target=incident,
+            changes={name: [None, _display(incident, name)] for name in ("title", "severity", "category")},
+        )
+        notifications.notify_reported(incident)
     return incident, True
 
 
@@ -119,14 +123,14 @@ def incident_update(
         changed = {name: value for name, value in values.items() if getattr(current, name) != value}
         if not changed:
             return current
-        before = {name: _display(getattr(current, name)) for name in changed}
+        before = {name: _display(current, name) for name in changed}
         for name, value in changed.items():
             setattr(current, name, value)
         current.full_clean(exclude=["submission_token"])
         current.version = F("version") + 1
         current.save(update_fields=[*changed, "version", "updated_at"])
         current.refresh_from_db()
-        diff = {name: [before[name], _display(getattr(current, name))] for name in changed}
+        diff = {name: [before[name], _display(current, name)] for name in changed}
         if "assignee" in diff:
             audit_record(Action.INCIDENT_ASSIGNED, actor=actor, target=current, changes={"assignee": diff.pop("assignee")})
             notifications.notify_assigned(current, actor=actor)

@@ -43,7 +43,7 @@ def test_assigning_is_its_own_row_beside_the_edit(responder, reporter):
     assigned = AuditLog.objects.get(action=Action.INCIDENT_ASSIGNED)
     edited = AuditLog.objects.get(action=Action.INCIDENT_EDITED)
     assert (assigned.actor, assigned.changes) == (responder, {"assignee": [None, "responder"]})
-    assert edited.changes == {"severity": [Severity.SEV3, Severity.SEV1]}
+    assert edited.changes == {"severity": ["SEV3 – medium", "SEV1 – critical"]}
     assert AuditLog.objects.count() == 2
 
 

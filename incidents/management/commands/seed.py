@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from incidents.models import Category, Incident, Severity
-from incidents.services import comment_add, incident_create, incident_transition, incident_update
+from incidents.services import category_save, comment_add, incident_create, incident_transition, incident_update
 from incidents.workflow import Status, path_to
 
 CATEGORIES = {
@@ -74,7 +74,7 @@ class Command(BaseCommand):
     def seed_reference_data(self) -> None:
         for name, description in CATEGORIES.items():
             if not Category.objects.filter(name__iexact=name).exists():
-                Category.objects.create(name=name, description=description)
+                category_save(Category(name=name, description=description), actor=None)
         group, _ = Group.objects.get_or_create(name=RESPONDERS_GROUP)
         group.permissions.add(*Permission.objects.filter(codename__in=RESPONDER_PERMISSIONS))
 
