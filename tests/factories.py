@@ -1,6 +1,7 @@
 """Plain builders with keyword defaults: each test states only what it cares about."""
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -57,3 +58,12 @@ def make_comment(
     *, incident: Incident, author: User, body: str = "<p>Looking into it.</p>", internal: bool = False
 ) -> Comment:
     return Comment.objects.create(incident=incident, author=author, body=body, internal=internal)
+
+
+def make_incidents(count: int, *, reporter: User, **fields: Any) -> list[Incident]:
+    """`count` incidents one minute apart, oldest first, titled "Incident 0".."Incident N-1"."""
+    start = timezone.now() - timedelta(minutes=count)
+    return [
+        make_incident(reporter=reporter, title=f"Incident {number}", created_at=start + timedelta(minutes=number), **fields)
+        for number in range(count)
+    ]

@@ -1,0 +1,53 @@
+"""What user text may keep: a safe subset of HTML in rich text, no markup in plain text; cleaning twice changes nothing."""
+from __future__ import annotations
+
+import pytest
+
+from incidents.sanitize import clean_plain_text, clean_rich_text
+
+
+def test_rich_text_keeps_formatting_and_makes_links_safe():
+    cleaned = clean_rich_text('<p><b>Down</b> see <a href="https://status.example.com" onclick="x()">status</a></p>')
+    assert cleaned == '<p><b>Down</b> see <a href="https://status.example.com" rel="nofollow noopener">status</a></p>'
+
+
+def test_rich_text_turns_bare_addresses_into_safe_links_but_not_inside_code():
+    assert clean_rich_text("see https://status.example.com") == (
+        'see <a href="https://status.example.com" rel="nofollow noopener">https://status.example.com</a>')
+    assert clean_rich_text("<code>https://internal</code>") == "<code>https://internal</code>"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    ['<a href="javascript:alert(1)">x</a>', '<img src=x onerror="alert(1)">', "<svg onload=alert(1)>",
+     "<script>alert(1)</script>", '<iframe src="https://evil.example"></iframe>', "<!-- <script> -->"],
+)
+def test_rich_text_removes_everything_that_could_run(payload):
+    cleaned = clean_rich_text(payload)
+    for marker in ("javascript:", "onerror", "onload", "<script", "<iframe", "<img", "<svg", "<!--"):
+        assert marker not in cleaned
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["<p>Plain</p>", 'A <a href="https://x.example">link</a> and https://y.example', "Tom &amp; Jerry <em>now</em>"],
+)
+def test_cleaning_rich_text_again_changes_nothing(value):
+    once = clean_rich_text(value)
+    assert clean_rich_text(once) == once
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("<b>Disk</b>   full", "Disk full"),
+        ("Tom &amp; Jerry", "Tom & Jerry"),
+        ("&lt;script&gt;alert(1)&lt;/script&gt;", "alert(1)"),
+        ("&amp;lt;b&amp;gt;hidden&amp;lt;/b&amp;gt;", "hidden"),
+        ("5 < 6 and 7 > 3", "5 < 6 and 7 > 3"),
+        ("", ""),
+    ],
+)
+def test_plain_text_keeps_no_markup_even_behind_entities(value, expected):
+    assert clean_plain_text(value) == expected
+    assert clean_plain_text(expected) == expected
