@@ -14,5 +14,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
 ]
 
+handler500 = "incident_tracker.views.server_error"
+
 admin.site.site_header = "Incident Tracker administration"
 admin.site.site_title = "Incident Tracker"

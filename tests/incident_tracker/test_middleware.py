@@ -162,3 +162,16 @@ def test_database_lost_while_looking_up_the_user_answers_503(reporter_client):
         response = reporter_client.get(reverse("incidents:list"))
     assert response.status_code == 503
     assert "<h1>Temporarily unavailable</h1>" in response.content.decode()
+
+
+@pytest.mark.parametrize("error, status, page", [
+    (OperationalError("gone"), 503, "<h1>Temporarily unavailable</h1>"),
+    (KeyError("bug"), 500, "Something went wrong"),
+])
+def test_errors_inside_a_later_middleware_reach_the_error_handler(reporter_client, error, status, page):
+    """A lost database still answers the 503 page there; any other error the 500 page."""
+    reporter_client.raise_request_exception = False
+    with mock.patch("accounts.middleware.SessionLifetimeMiddleware.__call__", side_effect=error):
+        response = reporter_client.get(reverse("incidents:list"))
+    assert response.status_code == status
+    assert page in response.content.decode()
