@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from io import TextIOBase
 from typing import Any
 
+from django.core.management.base import CommandError
 from django.core.serializers.json import DjangoJSONEncoder
 
 from incidents.export import neutralise
@@ -32,6 +33,16 @@ class ArchiveSummary:
     rows: int
     first_sequence: int | None
     last_sequence: int | None
+
+
+def open_new_archive(path: str) -> TextIOBase:
+    """The file an operator named for a new archive; an existing file is never overwritten."""
+    try:
+        return open(path, "x", encoding="utf-8", newline="")
+    except FileExistsError as error:
+        raise CommandError(f"{path} already exists: an archive is never overwritten.") from error
+    except OSError as error:
+        raise CommandError(f"Cannot write {path}: {error.strerror}.") from error
 
 
 def archive_record(row: AuditLog) -> dict[str, Any]:

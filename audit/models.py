@@ -40,6 +40,7 @@ class Action(models.TextChoices):
     OTP_FAILED = "otp.failed", "Second factor failed"
     OTP_BACKUP_CODES_REGENERATED = "otp.backup_codes_regenerated", "Backup codes regenerated"
     AUDIT_EXPORTED = "audit.exported", "Audit log exported"
+    AUDIT_PRUNED = "audit.pruned", "Audit log pruned"
 
 
 # What a reporter may see of their incident's history: everything else (internal notes,

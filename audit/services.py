@@ -6,8 +6,12 @@ database (PostgreSQL's jsonb, inet and varchar columns each have their own ideas
 """
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from io import TextIOBase
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
@@ -18,12 +22,15 @@ from django.utils.ipv6 import clean_ipv6_address
 
 from accounts.models import User
 
+from .archive import write_archive
 from .context import current_origin
 from .middleware import MAX_USER_AGENT_LENGTH
 from .models import GENESIS_HASH, Action, AuditLog
 
 # Any constant works: it names the one PostgreSQL advisory lock that serialises appends.
 CHAIN_LOCK_KEY = 7_341_902_233
+# Created by migration audit.0003; it refuses UPDATE and DELETE on PostgreSQL.
+APPEND_ONLY_TRIGGER = "audit_auditlog_append_only"
 
 
 def _lock_chain_head() -> None:
@@ -133,3 +140,50 @@ def audit_record(
         entry.entry_hash = entry.compute_hash()
         entry.save(force_insert=True)
     return entry
+
+
+@contextmanager
+def append_only_suspended() -> Iterator[None]:
+    """
+    Lift PostgreSQL's refusal of DELETE on the audit table for the current transaction
+    (it takes the table's exclusive lock, so no writer sees the gap). Only pruning uses
+    it, and only the table's owner may: the application role of a hardened deployment
+    cannot, which is the point.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE audit_auditlog DISABLE TRIGGER {APPEND_ONLY_TRIGGER}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE audit_auditlog ENABLE TRIGGER {APPEND_ONLY_TRIGGER}")
+
+
+def audit_prune(*, before: datetime.datetime, archive: TextIOBase) -> AuditLog | None:
+    """
+    For operators (`manage.py prune_audit`): move the oldest rows, up to the last one
+    created before `before`, into `archive` as JSON lines and delete them. The chain
+    stays verifiable: an AUDIT_PRUNED row records the sequence and hash the remaining
+    rows follow from ("through"), which verify_audit accepts as the chain's start.
+    Returns that row, or None when no row is old enough (then nothing changes).
+    """
+    with transaction.atomic():
+        _lock_chain_head()
+        through = (
+            AuditLog.objects.filter(created_at__lt=before).order_by("-sequence").values_list("sequence", "entry_hash").first()
+        )
+        if through is None:
+            return None
+        pruned = AuditLog.objects.filter(sequence__lte=through[0])
+        summary = write_archive(pruned.in_chain_order().iterator(chunk_size=2000), archive, file_format="jsonl")
+        marker = audit_record(
+            Action.AUDIT_PRUNED, actor=None,
+            target_label=f"Rows #{summary.first_sequence} to #{summary.last_sequence} archived",
+            changes={"through": f"{through[0]}:{through[1]}", "rows": summary.rows, "before": before},
+        )
+        with append_only_suspended():
+            pruned.delete()
+    return marker

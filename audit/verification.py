@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .models import GENESIS_HASH, AuditLog
+from .models import GENESIS_HASH, Action, AuditLog
 
 CHECKPOINT_FORMAT = re.compile(r"^(?P<sequence>[1-9][0-9]{0,18}):(?P<entry_hash>[0-9a-f]{64})$")
 
@@ -49,7 +49,7 @@ class ChainBroken(Exception):
         self.sequence = sequence
 
 
-def _check_row(row: AuditLog, previous: AuditLog | None) -> None:
+def _check_row(row: AuditLog, previous: Checkpoint | None) -> None:
     expected_sequence = previous.sequence + 1 if previous else 1
     if row.sequence != expected_sequence:
         raise ChainBroken(
@@ -70,12 +70,15 @@ def _check_row(row: AuditLog, previous: AuditLog | None) -> None:
         )
 
 
-def verify_chain(rows: Iterable[AuditLog], *, checkpoint: Checkpoint | None = None) -> ChainReport:
+def verify_chain(
+    rows: Iterable[AuditLog], *, start: Checkpoint | None = None, checkpoint: Checkpoint | None = None
+) -> ChainReport:
     """
-    Check `rows`, which must come in sequence order, and return how many there were
-    and the head. Raises ChainBroken at the first row that is wrong.
+    Check `rows`, which must come in sequence order and follow `start` (the last
+    pruned row; None for an unpruned chain), and return how many there were and the
+    head. Raises ChainBroken at the first row that is wrong.
     """
-    previous: AuditLog | None = None
+    previous = start
     count = 0
     for row in rows:
         _check_row(row, previous)
@@ -84,9 +87,9 @@ def verify_chain(rows: Iterable[AuditLog], *, checkpoint: Checkpoint | None = No
                 row.sequence,
                 f"Row #{row.sequence} (id {row.pk}) differs from the checkpoint: the history up to it was rewritten.",
             )
-        previous = row
+        previous = Checkpoint(row.sequence, row.entry_hash)
         count += 1
-    head = Checkpoint(previous.sequence, previous.entry_hash) if previous else None
+    head = previous if count else None
     if checkpoint is not None and (head is None or head.sequence < checkpoint.sequence):
         last = f"#{head.sequence}" if head else "nothing"
         raise ChainBroken(
@@ -94,3 +97,21 @@ def verify_chain(rows: Iterable[AuditLog], *, checkpoint: Checkpoint | None = No
             f"The chain ends at {last} but the checkpoint names row #{checkpoint.sequence}: rows were cut from the end.",
         )
     return ChainReport(rows=count, head=head)
+
+
+def pruned_start(first: AuditLog | None) -> Checkpoint | None:
+    """
+    Where the stored chain legitimately starts when its first row is not #1: right
+    after the rows an AUDIT_PRUNED row (itself part of the chain) says it archived.
+    """
+    if first is None or first.sequence == 1:
+        return None
+    through = Checkpoint(first.sequence - 1, first.previous_hash)
+    vouched = AuditLog.objects.filter(action=Action.AUDIT_PRUNED, changes__through=str(through)).exists()
+    return through if vouched else None
+
+
+def verify_stored_chain(*, checkpoint: Checkpoint | None = None, chunk_size: int = 2000) -> ChainReport:
+    """The whole audit table, streamed `chunk_size` rows at a time."""
+    rows = AuditLog.objects.in_chain_order()
+    return verify_chain(rows.iterator(chunk_size=chunk_size), start=pruned_start(rows.first()), checkpoint=checkpoint)

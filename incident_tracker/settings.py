@@ -169,6 +169,12 @@ SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_MINUTES", default=30) * 60
 SESSION_ABSOLUTE_LIFETIME = env.int("SESSION_ABSOLUTE_HOURS", default=12) * 3600
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_LIFETIME
 
+# --- Audit log ----------------------------------------------------------------------
+# How many days audit rows are kept. 0 (the default) keeps them forever; otherwise
+# `manage.py prune_audit` moves older rows into an archive file and deletes them,
+# leaving a chain that still verifies (see docs/audit.md).
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=0)
+
 # --- Internationalisation -----------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")

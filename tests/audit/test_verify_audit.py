@@ -6,8 +6,9 @@ import pytest
 from django.core.management.base import CommandError
 
 from audit.models import GENESIS_HASH, AuditLog
+from audit.services import append_only_suspended
 
-from .helpers import append_only_trigger_disabled, remove, run_verify, tamper, write_rows
+from .helpers import remove, run_verify, tamper, write_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +77,7 @@ def test_deleting_the_first_row_is_named():
 
 
 def _swap_sequences(a: int, b: int) -> None:
-    with append_only_trigger_disabled():
+    with append_only_suspended():
         AuditLog.objects.filter(sequence=a).update(sequence=0)
         AuditLog.objects.filter(sequence=b).update(sequence=a)
         AuditLog.objects.filter(sequence=0).update(sequence=b)
@@ -92,7 +93,7 @@ def test_swapping_two_rows_is_named():
 def test_swapping_two_rows_and_rehashing_them_is_still_named():
     write_rows(5)
     _swap_sequences(2, 3)
-    with append_only_trigger_disabled():
+    with append_only_suspended():
         for row in AuditLog.objects.filter(sequence__in=[2, 3]):
             AuditLog.objects.filter(pk=row.pk).update(entry_hash=row.compute_hash())
     with pytest.raises(CommandError, match=r"Row #2 \(id \d+\) does not follow row #1"):
@@ -123,7 +124,7 @@ def test_checkpoint_catches_rows_cut_from_the_end():
 def test_checkpoint_catches_a_history_rewritten_and_rehashed_from_scratch():
     rows = write_rows(4)
     checkpoint = f"3:{rows[2].entry_hash}"
-    with append_only_trigger_disabled():
+    with append_only_suspended():
         previous_hash = GENESIS_HASH
         for row in AuditLog.objects.in_chain_order():
             row.target_label = "rewritten"

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from audit.archive import FORMATS, ArchiveSummary, write_archive
+from audit.archive import FORMATS, ArchiveSummary, open_new_archive, write_archive
 from audit.models import Action, AuditLog
 from audit.services import audit_record
 
@@ -46,13 +46,8 @@ class Command(BaseCommand):
             summary = write_archive(rows, self.stdout, file_format=file_format)
             report = self.stderr
         else:
-            try:
-                with open(output, "x", encoding="utf-8", newline="") as stream:
-                    summary = write_archive(rows, stream, file_format=file_format)
-            except FileExistsError as error:
-                raise CommandError(f"{output} already exists: an archive is never overwritten.") from error
-            except OSError as error:
-                raise CommandError(f"Cannot write {output}: {error.strerror}.") from error
+            with open_new_archive(output) as stream:
+                summary = write_archive(rows, stream, file_format=file_format)
             report = self.stdout
         self._record(summary, start=start, end=end, file_format=file_format)
         span = f"rows #{summary.first_sequence} to #{summary.last_sequence}" if summary.rows else "no rows"

@@ -4,8 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from audit.models import AuditLog
-from audit.verification import ChainBroken, Checkpoint, verify_chain
+from audit.verification import ChainBroken, Checkpoint, verify_stored_chain
 
 
 class Command(BaseCommand):
@@ -32,9 +31,8 @@ class Command(BaseCommand):
             expected = Checkpoint.parse(checkpoint) if checkpoint is not None else None
         except ValueError as error:
             raise CommandError(str(error)) from error
-        rows = AuditLog.objects.in_chain_order().iterator(chunk_size=chunk_size)
         try:
-            report = verify_chain(rows, checkpoint=expected)
+            report = verify_stored_chain(checkpoint=expected, chunk_size=chunk_size)
         except ChainBroken as broken:
             raise CommandError(f"Audit chain broken. {broken}") from broken
         if report.head is None:
