@@ -21,6 +21,8 @@ class SecureAdminSite(OTPAdminSite):
         super().__init__(name)
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if self.has_permission(request):
+            return redirect("admin:index")
         if request.user.is_authenticated:
             # Signed in but not allowed in: the product's sign-in page would only send them back here.
             raise PermissionDenied("The administration is for staff with a verified second factor.")

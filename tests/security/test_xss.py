@@ -4,6 +4,8 @@ must come out inert, both in the database and on every page that shows it.
 """
 from __future__ import annotations
 
+import csv
+import io
 import re
 import uuid
 
@@ -16,7 +18,7 @@ from accounts.models import User
 from incidents.models import Category, Comment, Incident
 
 from .checks import page_problems, stored_problems
-from .payloads import XSS
+from .payloads import CSV_FORMULAS, XSS
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +35,21 @@ def assert_page_inert(client: Client, url: str, payloads: list[str]) -> str:
         if "<" in payload:
             assert payload not in html, f"{url} shows {payload!r} unescaped"
     return html
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def assert_csv_inert(client: Client, rows: int) -> None:
+    """The export is opened in spreadsheets: no cell may start a formula, and every incident is there."""
+    response = client.get(reverse("incidents:export"))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    table = list(csv.reader(io.StringIO(response.getvalue().decode("utf-8-sig"))))
+    assert len(table) == rows + 1
+    for row in table[1:]:
+        for cell in row:
+            assert not cell.startswith(FORMULA_START), cell
 
 
 def report(client: Client, payload: str, marker: int) -> Incident | None:
@@ -80,6 +97,7 @@ def test_incident_fields_and_comments_store_and_render_nothing_executable(
         assert_page_inert(admin_client, reverse("admin:incidents_incident_change", args=[incident.pk]), payloads)
     assert_page_inert(admin_client, reverse("admin:incidents_incident_changelist"), payloads)
     assert_page_inert(admin_client, reverse("admin:incidents_comment_changelist"), payloads)
+    assert_csv_inert(responder_client, len(incidents))
     assert_page_inert(admin_client, reverse("admin:audit_auditlog_changelist"), payloads)
     tally("xss/incidents", family, len(payloads) * 4)
 
@@ -159,3 +177,14 @@ def test_text_that_is_only_markup_is_refused_with_a_clear_message(reporter_clien
     assert response.status_code == 200
     assert "This field cannot be blank." in response.content.decode()
     assert not Incident.objects.exists()
+
+
+def test_csv_export_never_starts_a_formula(reporter_client, responder_client, tally):
+    for marker, payload in enumerate(CSV_FORMULAS):
+        reporter_client.post(reverse("incidents:create"), {
+            "title": payload, "description": f"{payload} #{marker}", "severity": 3,
+            "submission_token": str(uuid.uuid4()),
+        })
+    assert Incident.objects.count() == len(CSV_FORMULAS)
+    assert_csv_inert(responder_client, len(CSV_FORMULAS))
+    tally("csv-injection", "formulas", len(CSV_FORMULAS))

@@ -1,0 +1,167 @@
+"""Sign-in attacks: session fixation, open redirects, guessing passwords and codes, replaying backup codes."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import time_machine
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from audit.models import Action, AuditLog
+from tests.conftest import password_step
+from tests.factories import make_backup_codes, make_totp_device, make_user, totp_code
+
+from .payloads import OPEN_REDIRECTS
+
+pytestmark = pytest.mark.django_db
+
+LOGIN = reverse("accounts:login")
+CODE = reverse("accounts:login_code")
+
+
+def test_reporter_without_device_is_signed_in_by_password_and_gets_a_new_session_key(client, reporter):
+    before = client.session.session_key
+    response = password_step(client, "reporter")
+    assert response.status_code == 302 and response["Location"] == reverse("dashboard")
+    assert client.session[SESSION_KEY] == str(reporter.pk)
+    assert client.session.session_key != before
+
+
+def test_user_with_device_gives_a_code_and_the_key_rotates_at_both_steps(client, reporter):
+    device = make_totp_device(user=reporter)
+    first_key = client.session.session_key
+    response = password_step(client, "reporter", next_url="/incidents/")
+    assert response.status_code == 302 and response["Location"] == CODE
+    assert SESSION_KEY not in client.session, "nobody is signed in before the code"
+    second_key = client.session.session_key
+    assert second_key != first_key
+    assert client.get(reverse("dashboard")).status_code == 302
+
+    page = client.get(CODE)
+    assert "Enter your code" in page.content.decode()
+    response = client.post(CODE, {"code": totp_code(device)})
+    assert response.status_code == 302 and response["Location"] == "/incidents/"
+    assert client.session[SESSION_KEY] == str(reporter.pk)
+    assert client.session.session_key != second_key
+    assert client.get(reverse("dashboard")).status_code == 200
+
+
+def test_wrong_code_is_refused_recorded_and_throttled(client, reporter):
+    device = make_totp_device(user=reporter)
+    password_step(client, "reporter")
+    wrong = "000000" if totp_code(device) != "000000" else "111111"
+    response = client.post(CODE, {"code": wrong})
+    assert response.status_code == 200
+    assert "That code is not valid" in response.content.decode()
+    assert SESSION_KEY not in client.session
+    failure = AuditLog.objects.get(action=Action.OTP_FAILED)
+    assert failure.actor == reporter and failure.changes["reason"] == "wrong code"
+
+    # Straight away even the right code waits: the device backs off after a failure.
+    response = client.post(CODE, {"code": totp_code(device)})
+    assert "Too many wrong codes in a row. Wait 1 seconds" in response.content.decode()
+    assert SESSION_KEY not in client.session
+    assert AuditLog.objects.filter(action=Action.OTP_FAILED, changes__reason="throttled").count() == 1
+
+
+def test_backup_code_signs_in_once_only(client, reporter, tally):
+    make_totp_device(user=reporter)
+    make_backup_codes(user=reporter, codes=("abcd2345",))
+    password_step(client, "reporter")
+    assert client.post(CODE, {"code": "ABCD-2345"}).status_code == 302
+    assert client.session[SESSION_KEY] == str(reporter.pk)
+
+    client.post(reverse("accounts:logout"))
+    password_step(client, "reporter")
+    response = client.post(CODE, {"code": "abcd2345"})
+    assert response.status_code == 200
+    assert SESSION_KEY not in client.session
+    assert AuditLog.objects.filter(action=Action.OTP_FAILED, actor=reporter).count() == 1
+    tally("replay", "backup code reuse", 1)
+
+
+def stays_on_site(location: str) -> bool:
+    """Where a browser would go, read as browsers do (tabs and newlines dropped, backslashes as slashes)."""
+    normalised = re.sub(r"[\t\n\r]", "", location).replace("\\", "/").strip()
+    parts = urlsplit(normalised)
+    return not parts.scheme and not parts.netloc and not normalised.startswith("//")
+
+
+@pytest.mark.parametrize("target", OPEN_REDIRECTS)
+def test_hostile_next_is_ignored(target, client, reporter, tally):
+    response = password_step(client, "reporter", next_url=target)
+    assert stays_on_site(response["Location"]), target
+    tally("open-redirect", "next= after password", 1)
+
+
+@pytest.mark.parametrize("target", OPEN_REDIRECTS)
+def test_hostile_next_is_ignored_after_the_code_step(target, client, reporter, tally):
+    device = make_totp_device(user=reporter)
+    password_step(client, "reporter", next_url=target)
+    response = client.post(CODE, {"code": totp_code(device)})
+    assert stays_on_site(response["Location"]), target
+    tally("open-redirect", "next= after code", 1)
+
+
+def test_admin_sign_in_passes_hostile_next_on_to_the_checked_sign_in(client, reporter):
+    response = client.get(reverse("admin:login"), {"next": "https://evil.example/"})
+    passed_on = parse_qs(urlsplit(response["Location"]).query)["next"][0]
+    assert passed_on == "https://evil.example/"
+    assert password_step(client, "reporter", next_url=passed_on)["Location"] == reverse("dashboard")
+
+
+def test_safe_next_is_followed(client, reporter):
+    assert password_step(client, "reporter", next_url="/incidents/?status=open")["Location"] == "/incidents/?status=open"
+
+
+def test_repeated_wrong_passwords_lock_the_account_out_with_attempts_logged(client, tally):
+    victim = make_user(username="victim")
+    for attempt in range(settings.AXES_FAILURE_LIMIT):
+        response = password_step(client, "victim", password=f"guess-{attempt}", remote_addr=f"203.0.113.{attempt}")
+    assert response.status_code == 429
+    response = password_step(client, "victim", remote_addr="198.51.100.7")
+    assert response.status_code == 429, "the right password from a new address is refused too"
+    assert "Too many failed sign-in attempts" in response.content.decode()
+    assert SESSION_KEY not in client.session
+    attempts = AccessAttempt.objects.filter(username="victim")
+    assert sum(row.failures_since_start for row in attempts) >= settings.AXES_FAILURE_LIMIT
+    failures = AuditLog.objects.filter(action=Action.SIGN_IN_FAILED, target_id=str(victim.pk))
+    assert failures.count() >= settings.AXES_FAILURE_LIMIT
+    assert AuditLog.objects.filter(action=Action.LOCKED_OUT, target_label="victim").exists()
+    tally("throttling", "password guesses", settings.AXES_FAILURE_LIMIT)
+
+
+def test_one_address_guessing_many_accounts_is_locked_out(tally):
+    make_user(username="alice")
+    attacker = Client(REMOTE_ADDR="192.0.2.66")
+    for number in range(settings.AXES_FAILURE_LIMIT):
+        password_step(attacker, f"user{number}", password="Winter2026!")
+    assert password_step(attacker, "alice").status_code == 429
+    assert SESSION_KEY not in attacker.session
+    assert password_step(Client(REMOTE_ADDR="192.0.2.1"), "alice").status_code == 302, "others are not locked out"
+    tally("throttling", "password spraying", settings.AXES_FAILURE_LIMIT)
+
+
+def test_lockout_is_shared_by_every_app_process(client):
+    """The counts live in the database: a fresh client (any process) sees the lockout at once."""
+    make_user(username="victim")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        password_step(Client(), "victim", password="wrong-password")
+    assert AccessAttempt.objects.filter(username="victim").exists()
+    assert password_step(Client(REMOTE_ADDR="198.51.100.9"), "victim").status_code == 429
+
+
+def test_lockout_ends_after_the_cool_off(client):
+    make_user(username="victim")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        password_step(client, "victim", password="wrong-password")
+    later = timezone.now() + settings.AXES_COOLOFF_TIME * timedelta(hours=1) + timedelta(minutes=1)
+    with time_machine.travel(later):
+        assert password_step(Client(), "victim").status_code == 302
