@@ -11,6 +11,7 @@ import uuid
 from typing import Callable
 
 from django.conf import settings
+from django.core.exceptions import BadRequest
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
@@ -143,3 +144,20 @@ def unavailable(error: Exception) -> HttpResponse:
     response["Retry-After"] = "30"
     add_never_cache_headers(response)
     return response
+
+
+class RejectNulQueryMiddleware:
+    """
+    A NUL character in a query parameter is never meaningful and PostgreSQL refuses it in
+    any text comparison, so a filter such as the admin's `?status__exact=%00` would fail
+    with a server error. Such a request is answered 400 before anything reads it. (Forms
+    refuse NUL in posted fields themselves, with a message next to the field.)
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if any("\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()):
+            raise BadRequest("Query parameters may not contain NUL characters.")
+        return self.get_response(request)

@@ -62,6 +62,7 @@ MIDDLEWARE = [
     # Probes answer before the HTTPS redirect, the host check, sessions and sign-in rules.
     "incident_tracker.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "incident_tracker.middleware.RejectNulQueryMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -36,8 +36,11 @@ ROW = re.compile(r'<a href="/incidents/(\d+)/">')
 @pytest.fixture
 def incidents(reporter, other_reporter):
     make_category(name="Network")
-    mine = [make_incident(reporter=reporter, title=f"Mine {n}") for n in range(3)]
-    theirs = [make_incident(reporter=other_reporter, title=f"Theirs {n}") for n in range(2)]
+    # Words no payload contains, so full-text search (PostgreSQL) cannot match them honestly.
+    mine = [make_incident(reporter=reporter, title=title, description="<p>Printer jam</p>")
+            for title in ("Printer jam", "Wifi flaky", "Badge reader broken")]
+    theirs = [make_incident(reporter=other_reporter, title=title, description="<p>Printer jam</p>")
+              for title in ("Laptop stolen", "Mail bouncing")]
     return mine, theirs
 
 
@@ -60,7 +63,7 @@ def test_list_parameters_never_widen_what_a_reporter_sees(parameter, incidents, 
     for payload in SQL_INJECTION:
         shown = listed(reporter_client, {parameter: payload})
         assert shown <= allowed, (parameter, payload)
-        if parameter == "q" and "\x00" not in payload:  # a NUL is not valid search text: the filter is ignored
+        if parameter == "q":
             assert shown == set(), f"{payload!r} matched rows as if it were SQL"
     assert snapshot() == before
     tally("sql-injection", "list parameters", len(SQL_INJECTION))
@@ -138,3 +141,10 @@ def test_code_fields_reject_payloads(reporter, otp_client, tally):
             assert response.status_code == 400, payload
     assert client.get(reverse("dashboard")).status_code == 200
     tally("sql-injection", "code fields", len(SQL_INJECTION) * 4)
+
+
+@pytest.mark.parametrize("url", ["/incidents/", "/admin/incidents/incident/", "/accounts/login/"])
+def test_nul_characters_in_query_parameters_are_a_bad_request(url, admin_client):
+    for query in ({"status__exact": "\x00"}, {"q": "printer\x00"}, {"\x00": "x"}):
+        response = admin_client.get(url, query)
+        assert response.status_code == 400, (url, query)
