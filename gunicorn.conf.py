@@ -7,6 +7,11 @@ instance (Render starter: 0.5 CPU, 512 MB) behind a proxy that buffers requests.
 import os
 import shutil
 import tempfile
+from typing import Any
+
+from gunicorn.glogging import Logger
+
+from incident_tracker.log import redact_path
 
 wsgi_app = "incident_tracker.wsgi:application"
 
@@ -39,11 +44,22 @@ limit_request_field_size = 8190
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "1000"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "100"))
 
+
+class AccessLogger(Logger):
+    """Access lines name the path without its query string, and with reset tokens masked."""
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
+        atoms = super().atoms(resp, req, environ, request_time)
+        atoms["U"] = redact_path(atoms["U"])
+        return dict(atoms)
+
+
 # Access log on stdout with the response time (%(M)s, milliseconds) and the request id
 # that RequestLogMiddleware returns, so a line here finds the application's lines.
+logger_class = AccessLogger
 accesslog = "-"
 errorlog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s "%(a)s"'
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s "%(a)s"'
 
 # Render's proxy (or nginx on the same host) sets X-Forwarded-For and X-Forwarded-Proto.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")

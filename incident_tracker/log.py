@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -37,6 +38,15 @@ LINE_FORMAT = (
 )
 
 
+# Password-reset links carry a one-time token in the path (Django's `<timestamp>-<hash>`):
+# whoever reads the log must not be able to use one.
+RESET_TOKEN = re.compile(r"(?<=/)[0-9a-z]{1,13}-[0-9a-f]{32}(?=/)")
+
+
+def redact_path(path: str) -> str:
+    return RESET_TOKEN.sub("[token]", path)
+
+
 class UtcFormatter(logging.Formatter):
     """ISO 8601 times in UTC (2026-03-01T09:30:00.123Z), whatever the host's zone: lines from several hosts sort together."""
 
@@ -54,10 +64,13 @@ class RequestContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         context = current_request.get()
         request = getattr(record, "request", None)
+        if request is not None and isinstance(record.args, tuple):
+            # Django's request loggers put the path in the message itself.
+            record.args = tuple(redact_path(arg) if isinstance(arg, str) else arg for arg in record.args)
         if context is NO_REQUEST and request is not None:
             # Django logs error responses once the middleware has finished, passing the request along.
             context = RequestContext(request_id=request.META.get(REQUEST_ID_META_KEY, EMPTY),
-                                     method=request.method or EMPTY, path=request.path)
+                                     method=request.method or EMPTY, path=redact_path(request.path))
         fields: dict[str, Any] = {
             "request_id": context.request_id,
             "method": context.method,

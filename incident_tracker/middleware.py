@@ -19,7 +19,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.functional import empty
 
 from . import health, metrics
-from .log import EMPTY, REQUEST_ID_META_KEY, RequestContext, current_request
+from .log import EMPTY, REQUEST_ID_META_KEY, RequestContext, current_request, redact_path
 
 logger = logging.getLogger("incident_tracker.request")
 
@@ -76,7 +76,7 @@ class RequestLogMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         context = RequestContext(request_id=request_id_for(request), method=request.method or EMPTY,
-                                 path=request.path)
+                                 path=redact_path(request.path))
         request.META[REQUEST_ID_META_KEY] = context.request_id
         token = current_request.set(context)
         started = time.perf_counter()

@@ -6,7 +6,7 @@ from unittest import mock
 
 import pytest
 from django.db import InterfaceError, OperationalError
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from incident_tracker import metrics
@@ -175,3 +175,25 @@ def test_errors_inside_a_later_middleware_reach_the_error_handler(reporter_clien
         response = reporter_client.get(reverse("incidents:list"))
     assert response.status_code == status
     assert page in response.content.decode()
+
+
+RESET_TOKEN = "cz1abc-0123456789abcdef0123456789abcdef"
+RESET_PATH = f"/accounts/password-reset/MQ/{RESET_TOKEN}/"
+
+
+def test_password_reset_tokens_are_masked_in_request_lines(caplog, client):
+    with caplog.at_level(logging.INFO):
+        client.get(RESET_PATH)
+    [line] = request_lines(caplog)
+    assert "path=/accounts/password-reset/MQ/[token]/ " in line
+    assert RESET_TOKEN not in line
+
+
+def test_password_reset_tokens_are_masked_in_django_error_lines():
+    record = logging.makeLogRecord({"name": "django.request", "levelno": logging.ERROR, "levelname": "ERROR",
+                                    "msg": "%s: %s", "args": ("Internal Server Error", RESET_PATH),
+                                    "request": RequestFactory().get(RESET_PATH), "status_code": 500})
+    [line] = formatted([record])
+    assert "path=/accounts/password-reset/MQ/[token]/ status=500" in line
+    assert "msg=Internal Server Error: /accounts/password-reset/MQ/[token]/" in line
+    assert RESET_TOKEN not in line

@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
 HTTPS = {"X-Forwarded-Proto": "https"}
 METRICS_TOKEN = "scrape-token-for-tests-0123456789"
+RESET_TOKEN = "cz1abc-0123456789abcdef0123456789abcdef"
 
 
 @pytest.fixture(scope="session")
@@ -85,12 +86,18 @@ def test_gunicorn_serves_pages_and_compressed_hashed_static(collected_static, tm
         assert json.loads(ready.body) == {"status": "ok", "version": __version__, "database": "ok",
                                           "migrations": "applied"}
 
+        fetch(f"{url}/accounts/password-reset/MQ/{RESET_TOKEN}/?next=/secret-query", headers=HTTPS)
         scraped = fetch(f"{url}/metrics", headers={**HTTPS, "Authorization": f"Bearer {METRICS_TOKEN}"})
         assert scraped.status == 200
         assert 'incident_tracker_requests_total{status="200",view="accounts:login"}' in scraped.body.decode()
 
     app_log = (logs / "app.log").read_text()
     assert re.search(r"request_id=smoke-login-1 .* path=/accounts/login/ status=200 duration_ms=[\d.]+", app_log)
+    access_log = (tmp_path / "gunicorn.log").read_text()
+    assert re.search(r'"GET /accounts/login/" 200 \d+ \d+ms request_id=smoke-login-1 ', access_log)
+    assert '"GET /accounts/password-reset/MQ/[token]/"' in access_log
+    for log in (app_log, access_log):
+        assert RESET_TOKEN not in log and "secret-query" not in log
 
 
 def test_gunicorn_with_an_unapplied_migration_is_not_ready(collected_static, tmp_path):
