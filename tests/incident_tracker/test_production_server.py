@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ from django.test import Client
 from incident_tracker import __version__
 from tests.factories import make_user
 
-from .servers import BASE_DIR, TcpProxy, fetch, gunicorn
+from .servers import BASE_DIR, TcpProxy, fetch, free_port, gunicorn
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
@@ -155,3 +156,19 @@ def test_database_outage_answers_503_quickly_and_recovers_without_restart(collec
     assert "Traceback" not in log + (tmp_path / "gunicorn.log").read_text()
     print(f"\noutage: 503 after {down.seconds:.3f}s, readyz 503 after {not_ready.seconds:.3f}s; "
           f"recovered with 200 after {recovery:.3f}s")
+
+
+def test_a_database_that_hangs_answers_503_within_the_connect_timeout(collected_static, tmp_path):
+    """A host that accepts the connection and never answers must not hold the page until gunicorn's timeout."""
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", free_port()))
+        hung.listen(64)  # the kernel completes the handshakes; nobody ever reads or answers
+        env = production_env(collected_static, tmp_path, f"postgres://nobody@127.0.0.1:{hung.getsockname()[1]}/none")
+        with gunicorn(env, log_path=tmp_path / "gunicorn.log") as url:
+            page = fetch(f"{url}/accounts/password-reset/MQ/set-password/", headers=HTTPS)
+            ready = fetch(f"{url}/readyz")
+    assert page.status == 503
+    assert ready.status == 503
+    assert 2.5 < page.seconds < 5  # DB_CONNECT_TIMEOUT is 3 s
+    assert ready.seconds < 5
+    print(f"\nhung database: page 503 after {page.seconds:.3f}s, readyz 503 after {ready.seconds:.3f}s")
