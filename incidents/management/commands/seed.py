@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from incidents.models import Category, Incident, Severity
+from incidents.seeding import SeedPlan, seed_incidents
 from incidents.services import category_save, comment_add, incident_create, incident_transition, incident_update
 from incidents.workflow import Status, path_to
 
@@ -44,15 +46,27 @@ DEMO_TITLES = [
 class Command(BaseCommand):
     help = (
         "Create reference data (categories, the responders group); idempotent. "
-        "With --demo also demo users and incidents in every status."
+        "With --demo also demo users and incidents in every status; with --incidents N, N generated "
+        "incidents in bulk (and --comments M comments) for load tests."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--demo", action="store_true", help="Also create demo users and incidents.")
         parser.add_argument("--force", action="store_true", help="Allow --demo with DEBUG off (never in production).")
         parser.add_argument("--demo-incidents", type=int, default=36, help="How many demo incidents (default 36).")
+        parser.add_argument("--incidents", type=int, default=0, metavar="N",
+                            help="Also generate N realistic incidents over two years, in bulk (for load tests).")
+        parser.add_argument("--comments", type=int, default=0, metavar="M",
+                            help="With --incidents: M comments spread over them.")
+        parser.add_argument("--batch-size", type=int, default=SeedPlan.batch_size,
+                            help=f"Incidents per transaction with --incidents (default {SeedPlan.batch_size:,}).")
 
-    def handle(self, *args: Any, demo: bool, force: bool, demo_incidents: int, **options: Any) -> None:
+    def handle(self, *args: Any, demo: bool, force: bool, demo_incidents: int, incidents: int, comments: int,
+               batch_size: int, **options: Any) -> None:
+        if min(incidents, comments) < 0 or batch_size < 1:
+            raise CommandError("--incidents and --comments cannot be negative, and --batch-size must be at least 1.")
+        if comments and not incidents:
+            raise CommandError("--comments needs --incidents: comments are spread over the generated incidents.")
         if demo and not settings.DEBUG and not force:
             raise CommandError(
                 "Refusing to create demo users with known passwords while DEBUG is off; add --force if you mean it."
@@ -70,6 +84,34 @@ class Command(BaseCommand):
             for username, _name, is_staff, is_superuser in DEMO_USERS:
                 role = "administrator" if is_superuser else "responder" if is_staff else "reporter"
                 self.stdout.write(f"  {role:<14} {username} / {DEMO_PASSWORD}")
+        if incidents:
+            self.seed_bulk(SeedPlan(incidents=incidents, comments=comments, batch_size=batch_size))
+
+    def seed_bulk(self, plan: SeedPlan) -> None:
+        started = time.monotonic()
+        interactive = self.stdout.isatty()
+        reported = [0]
+
+        def progress(done: int, total: int) -> None:
+            """A bar redrawn in place on a terminal; a line per tenth in a log."""
+            tenth = done * 10 // total
+            if not interactive and tenth == reported[0] and done < total:
+                return
+            reported[0] = tenth
+            rate = done / max(time.monotonic() - started, 1e-6)
+            bar = "#" * (done * 30 // total)
+            line = f"[{bar:<30}] {done:,}/{total:,} incidents ({rate:,.0f}/s)"
+            self.stdout.write(f"\r{line}" if interactive else line, ending="" if interactive else "\n")
+            self.stdout.flush()
+
+        def announce(message: str) -> None:
+            self.stdout.write(f"\n{message}" if interactive else message)
+
+        seed_incidents(plan, progress=progress, announce=announce)
+        self.stdout.write(self.style.SUCCESS(
+            f"Generated {plan.incidents:,} incidents and {plan.comments:,} comments "
+            f"in {time.monotonic() - started:.1f} s."
+        ))
 
     def seed_reference_data(self) -> None:
         for name, description in CATEGORIES.items():
