@@ -45,5 +45,11 @@ pytest: $(VENV)/.installed-dev
 
 test: lint typecheck migrations-check pytest
 
+# The load benchmark (docs/performance.md): N incidents in PostgreSQL, gunicorn with the
+# production settings, 16 clients. `make bench N=10000` for a quick run.
+N ?= 1000000
+bench: $(VENV)/.installed-runtime
+	$(BIN)/python -m tests.bench.run --incidents $(N) $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .coverage htmlcov coverage.xml .mypy_cache staticfiles

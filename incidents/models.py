@@ -138,6 +138,10 @@ class Incident(models.Model):
             models.Index(fields=["reporter", "-created_at", "-id"], name="incident_reporter_idx"),
             models.Index(fields=["reporter", "severity", "-created_at", "-id"], name="incident_reporter_sev_idx"),
             models.Index(fields=["reporter", "-updated_at", "-id"], name="incident_reporter_upd_idx"),
+            # The dashboard's queues (unassigned, and assigned to me): only unresolved
+            # incidents, a small slice of the table, most urgent first.
+            models.Index(fields=["assignee", "severity", "created_at", "id"], name="incident_queue_idx",
+                         condition=Q(status__in=[Status.OPEN, Status.IN_PROGRESS])),
         ]
 
     def __str__(self) -> str:

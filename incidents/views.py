@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -90,9 +89,7 @@ class DashboardView(LoginRequiredMixin, TemplateView):
             context.update(
                 unassigned=unresolved.filter(assignee__isnull=True).order_by(*by_urgency)[: self.list_size],
                 my_queue=unresolved.filter(assignee=user).order_by(*by_urgency)[: self.list_size],
-                grid=dashboard.count_grid(visible),
-                response_times=dashboard.response_times(visible, since=now - timedelta(days=dashboard.WINDOW_DAYS)),
-                chart=dashboard.daily_chart(visible, today=now.date()),
+                **dashboard.staff_figures(visible, now=now),
                 window_days=dashboard.WINDOW_DAYS,
             )
         return context

@@ -104,6 +104,8 @@ def test_responder_dashboard_shows_queues_figures_and_chart(responder_client, re
 def test_dashboard_queries_do_not_grow_with_rows(responder_client, reporter, responder, django_assert_max_num_queries):
     for number in range(30):
         make_incident(reporter=reporter, title=f"Incident {number}", assignee=responder if number % 2 else None)
+    # The first request computes the responders' figures and stores them in the cache.
+    responder_client.get(reverse("dashboard"))
     with django_assert_max_num_queries(14):
         responder_client.get(reverse("dashboard"))
 
@@ -130,3 +132,12 @@ def test_anonymous_visitor_is_sent_to_sign_in(client):
     response = client.get(reverse("dashboard"))
     assert response.status_code == 302
     assert response["Location"] == f"{reverse('accounts:login')}?next=/"
+
+
+def test_responders_figures_are_computed_once_and_shared_for_a_minute(responder_client, admin_client, reporter):
+    make_incident(reporter=reporter, title="Counted")
+    first = responder_client.get(reverse("dashboard")).context["grid"].total
+    make_incident(reporter=reporter, title="Not yet counted")
+    assert admin_client.get(reverse("dashboard")).context["grid"].total == first == 1
+    with time_machine.travel(timezone.now() + timedelta(seconds=dashboard.FIGURES_CACHE_SECONDS + 1)):
+        assert responder_client.get(reverse("dashboard")).context["grid"].total == 2
