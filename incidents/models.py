@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
 from django.db import connections, models
 from django.db.models import F, FloatField, Q, Value
-from django.db.models.functions import Lower
+from django.db.models.functions import Cast, Lower
 from django.urls import reverse
 from django.utils import timezone
 
@@ -65,7 +65,10 @@ class IncidentQuerySet(models.QuerySet["Incident"]):
         if tsquery is None:
             return self.none().annotate(rank=Value(0.0, output_field=FloatField()))
         query = SearchQuery(tsquery, search_type="raw", config=SEARCH_CONFIG)
-        return self.filter(search_vector=query).annotate(rank=SearchRank(F("search_vector"), query))
+        # ts_rank gives a single-precision float, which does not survive the trip to Python
+        # and back as a page cursor; in double precision it does, exactly.
+        rank = Cast(SearchRank(F("search_vector"), query), FloatField())
+        return self.filter(search_vector=query).annotate(rank=rank)
 
 
 class Incident(models.Model):

@@ -29,7 +29,7 @@ def walk(client, query: dict[str, str], direction: str = "after") -> list[list[s
     pages = []
     url = reverse("incidents:list")
     params = dict(query)
-    while True:
+    while len(pages) < 20:
         response = client.get(url, params)
         assert response.status_code == 200
         pages.append([incident.title for incident in response.context["incidents"]])
@@ -37,6 +37,7 @@ def walk(client, query: dict[str, str], direction: str = "after") -> list[list[s
         if cursor is None:
             return pages
         params = {**query, direction: cursor}
+    raise AssertionError("the pages never end")
 
 
 @pytest.mark.parametrize("sort", ["newest", "oldest", "severity", "updated"])
@@ -99,3 +100,13 @@ def test_count_is_exact_up_to_the_cap_and_said_so_beyond(responder_client, repor
     monkeypatch.setattr("incidents.views.COUNT_CAP", 10)
     assert f"More than {10} incidents" in responder_client.get(reverse("incidents:list")).content.decode()
     assert COUNT_CAP >= 1000
+
+
+def test_search_results_page_by_relevance_without_repeats_or_gaps(responder_client, reporter):
+    make_incidents(reporter, 40)
+    for incident in Incident.objects.all()[:10]:
+        Incident.objects.filter(pk=incident.pk).update(title=f"Incident {incident.pk} incident again")
+    pages = walk(responder_client, {"q": "incident"})
+    seen = [title for page in pages for title in page]
+    assert [len(page) for page in pages] == [25, 15]
+    assert sorted(seen) == sorted(Incident.objects.values_list("title", flat=True))
