@@ -1,3 +1,4 @@
+"""`manage.py seed --incidents N --comments M`: bulk generated data for load tests."""
 from __future__ import annotations
 
 from io import StringIO
@@ -26,7 +27,8 @@ def schema_objects() -> set[tuple[str, str]]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN (%s, %s) "
-            "UNION SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid IN (%s::regclass, %s::regclass)",
+            "UNION SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid IN (%s::regclass, %s::regclass)",
             [Incident._meta.db_table, Comment._meta.db_table] * 2,
         )
         return set(cursor.fetchall())
@@ -77,7 +79,7 @@ def test_first_bulk_load_rebuilds_every_index_and_constraint_it_set_aside():
 @pytest.mark.postgresql
 def test_bulk_seeded_incidents_are_searchable_including_public_comments():
     seed("--incidents", "200", "--comments", "400", "--batch-size", "50")
-    commented = Comment.objects.filter(internal=False).select_related("incident").first()
+    commented = Comment.objects.filter(internal=False).earliest("id")
     word = commented.body.removeprefix("<p>").split()[0].strip(".,!?;:")
     assert Incident.objects.search(word).filter(pk=commented.incident_id).exists()
     assert not Incident.objects.filter(search_vector__isnull=True).exists()
