@@ -41,6 +41,10 @@ class Category(models.Model):
         return self.name
 
 
+UNRESOLVED = Q(status__in=[Status.OPEN, Status.IN_PROGRESS])
+UNASSIGNED = Q(assignee__isnull=True)
+
+
 class IncidentQuerySet(models.QuerySet["Incident"]):
     def visible_to(self, user: User) -> IncidentQuerySet:
         """Responders see every incident; reporters only those they reported."""
@@ -141,10 +145,17 @@ class Incident(models.Model):
             models.Index(fields=["reporter", "-created_at", "-id"], name="incident_reporter_idx"),
             models.Index(fields=["reporter", "severity", "-created_at", "-id"], name="incident_reporter_sev_idx"),
             models.Index(fields=["reporter", "-updated_at", "-id"], name="incident_reporter_upd_idx"),
-            # The dashboard's queues (unassigned, and assigned to me): only unresolved
-            # incidents, a small slice of the table, most urgent first.
+            # "Unassigned" needs its own: PostgreSQL reads rows in index order after an
+            # equality on the leading column, not after IS NULL. Partial, so small.
+            models.Index(fields=["-created_at", "-id"], name="incident_unassigned_idx", condition=UNASSIGNED),
+            models.Index(fields=["severity", "-created_at", "-id"], name="incident_unassigned_sev_idx",
+                         condition=UNASSIGNED),
+            models.Index(fields=["-updated_at", "-id"], name="incident_unassigned_upd_idx", condition=UNASSIGNED),
+            # The dashboard's queues, most urgent first: only unresolved incidents, a small slice.
             models.Index(fields=["assignee", "severity", "created_at", "id"], name="incident_queue_idx",
-                         condition=Q(status__in=[Status.OPEN, Status.IN_PROGRESS])),
+                         condition=UNRESOLVED),
+            models.Index(fields=["severity", "created_at", "id"], name="incident_unassigned_queue_idx",
+                         condition=UNRESOLVED & UNASSIGNED),
         ]
 
     def __str__(self) -> str:

@@ -26,7 +26,7 @@ def make_incidents(reporter, count: int) -> list[Incident]:
 
 def walk(client, query: dict[str, str], direction: str = "after") -> list[list[str]]:
     """Every page's titles, following Next (or Previous) links from the first page reached with `query`."""
-    pages = []
+    pages: list[list[str]] = []
     url = reverse("incidents:list")
     params = dict(query)
     while len(pages) < 20:
