@@ -179,4 +179,5 @@ def staff_figures(incidents: QuerySet[Incident], *, now: datetime) -> dict[str, 
     key = f"dashboard-figures:{now.tzinfo}:{now.date().isoformat()}"
     figures = cache.get_or_set(key, compute, FIGURES_CACHE_SECONDS)
     assert isinstance(figures, dict)
-    return figures
+    # The template caches its markup of the figures under the same key and lifetime.
+    return {**figures, "figures_key": key, "figures_seconds": FIGURES_CACHE_SECONDS}
