@@ -12,6 +12,12 @@ from pathlib import Path
 
 import django
 
+# A web request appends a row and then does other work. Pausing that long between
+# appends lets the other writers in: without it SQLite's busy handler (which sleeps,
+# then retries) lets the writer that holds the lock take it again and again, and the
+# writers would run one after another instead of competing.
+PAUSE_BETWEEN_APPENDS = 0.02
+
 
 def main(writer: str, rows: int, barrier: Path) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "incident_tracker.settings")
@@ -24,6 +30,7 @@ def main(writer: str, rows: int, barrier: Path) -> None:
         time.sleep(0.01)
     for n in range(rows):
         audit_record(Action.CATEGORY_CHANGED, actor=None, target_label=f"writer {writer}", changes={"n": [n, n + 1]})
+        time.sleep(PAUSE_BETWEEN_APPENDS)
 
 
 if __name__ == "__main__":
