@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck migrations-check pytest bench clean
+.PHONY: run test lint typecheck migrations-check pytest security deploy-check bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,20 @@ test: lint typecheck migrations-check pytest
 N ?= 1000000
 bench: $(VENV)/.installed-runtime
 	$(BIN)/python -m tests.bench.run --incidents $(N) $(BENCH_ARGS)
+
+# The security suite alone (it is part of `make test` too), for a quick look after a change.
+security: $(VENV)/.installed-dev
+	$(BIN)/pytest tests/security $(PYTEST_ARGS)
+
+# What a deployment runs, with the production settings from the environment (DEBUG off,
+# SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL): refuses on any warning or missing migration.
+deploy-check: $(VENV)/.installed-runtime
+	$(BIN)/python manage.py check --deploy --fail-level WARNING
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
+	$(BIN)/python -c "import incident_tracker.wsgi"
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 
 clean:
 	rm -rf $(VENV) .coverage htmlcov coverage.xml .mypy_cache staticfiles
