@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from logging.handlers import TimedRotatingFileHandler
 from typing import Any
 
+from django.http import HttpRequest
+
 EMPTY = "-"
 
 
@@ -67,8 +69,9 @@ class RequestContextFilter(logging.Filter):
         if request is not None and isinstance(record.args, tuple):
             # Django's request loggers put the path in the message itself.
             record.args = tuple(redact_path(arg) if isinstance(arg, str) else arg for arg in record.args)
-        if context is NO_REQUEST and request is not None:
-            # Django logs error responses once the middleware has finished, passing the request along.
+        if context is NO_REQUEST and isinstance(request, HttpRequest):
+            # Django logs error responses once the middleware has finished, passing the request along
+            # (runserver's access lines pass their socket instead, which has nothing to add).
             context = RequestContext(request_id=request.META.get(REQUEST_ID_META_KEY, EMPTY),
                                      method=request.method or EMPTY, path=redact_path(request.path))
         fields: dict[str, Any] = {

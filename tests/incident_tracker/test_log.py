@@ -4,6 +4,7 @@ import logging
 import logging.config
 import os
 import re
+import socket
 from datetime import datetime, time, timedelta, timezone
 
 import pytest
@@ -100,3 +101,12 @@ def test_a_worker_follows_a_file_its_sibling_already_rotated(tmp_path):
     rotated = (tmp_path / dated("app.log")).read_text()
     assert rotated.count("before midnight") == 2
     assert (tmp_path / "app.log").read_text() == "first after midnight\nsecond after midnight\n"
+
+
+def test_development_server_lines_are_written_without_a_logging_error(file_logging, capfd):
+    """`runserver` passes its socket as the record's `request`; the line must be written as any other."""
+    with socket.socket() as connection:
+        logging.getLogger("django.server").info('"%s" %s %s', "GET /incidents/ HTTP/1.1", 200, 512,
+                                                extra={"request": connection, "status_code": 200})
+    assert "Logging error" not in capfd.readouterr().err
+    assert '"GET /incidents/ HTTP/1.1" 200 512' in (file_logging / "app.log").read_text()
