@@ -17,6 +17,9 @@ lock screens and mail server logs, so titles and text stay in the body.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -78,8 +81,23 @@ def _send(template: str, incident: Incident, event: str, recipients: QuerySet[Us
         logger.exception("Could not send the %s notification for incident #%s", template, incident.pk)
 
 
+# Set while writing data nobody needs telling about (demo seeding): nothing is scheduled.
+_suppressed: ContextVar[bool] = ContextVar("notifications_suppressed", default=False)
+
+
+@contextmanager
+def suppressed() -> Iterator[None]:
+    """Run services without mailing anyone, e.g. `manage.py seed --demo` creating dozens of incidents."""
+    token = _suppressed.set(True)
+    try:
+        yield
+    finally:
+        _suppressed.reset(token)
+
+
 def _schedule(template: str, incident: Incident, event: str, recipients: QuerySet[User], **context: Any) -> None:
-    transaction.on_commit(partial(_send, template, incident, event, recipients, context))
+    if not _suppressed.get():
+        transaction.on_commit(partial(_send, template, incident, event, recipients, context))
 
 
 def notify_reported(incident: Incident) -> None:

@@ -108,3 +108,10 @@ def test_the_printed_demo_reporter_can_sign_in_and_sees_their_incidents(settings
     listing = client.get(reverse("incidents:list"))
     assert listing.status_code == 200
     assert listing.context["total"] == Incident.objects.filter(reporter__username="reporter").count()
+
+
+def test_seed_demo_mails_nobody(settings, mailoutbox, django_capture_on_commit_callbacks):
+    settings.DEBUG = True
+    with django_capture_on_commit_callbacks(execute=True):
+        seed("--demo")
+    assert mailoutbox == []

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from incidents import notifications
 from incidents.models import Category, Incident, Severity
 from incidents.seeding import SeedPlan, seed_incidents
 from incidents.services import category_save, comment_add, incident_create, incident_transition, incident_update
@@ -79,7 +80,9 @@ class Command(BaseCommand):
         if demo:
             users = self.seed_demo_users()
             if not Incident.objects.exists():
-                self.seed_demo_incidents(users, demo_incidents)
+                # Dozens of made-up incidents would otherwise mail (or, in development, print) a notification each.
+                with notifications.suppressed():
+                    self.seed_demo_incidents(users, demo_incidents)
             self.stdout.write(self.style.SUCCESS("Demo sign-ins (password for all: %s):" % DEMO_PASSWORD))
             for username, _name, is_staff, is_superuser in DEMO_USERS:
                 role = "administrator" if is_superuser else "responder" if is_staff else "reporter"
