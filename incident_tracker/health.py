@@ -8,6 +8,7 @@ import logging
 from functools import cache
 
 from django.conf import settings
+from django.core.cache import caches
 from django.db import DatabaseError, connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.loader import MigrationLoader
@@ -21,6 +22,7 @@ from . import __version__
 logger = logging.getLogger(__name__)
 
 MigrationKey = tuple[str, str]
+READINESS_CACHE_KEY = "incident_tracker:readiness"
 
 
 @cache
@@ -71,18 +73,35 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok", "version": __version__})
 
 
+def cache_error() -> str | None:
+    """
+    Why the cache cannot be read (the dashboard needs it), or None. Any exception
+    counts: each backend fails its own way (a missing `django_cache` table, Redis down).
+    """
+    try:
+        caches["default"].get(READINESS_CACHE_KEY)
+    except Exception as error:
+        return error.__class__.__name__
+    return None
+
+
 @never_cache
 @require_safe
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Ready for traffic: the database answers and every migration is applied."""
-    body: dict[str, object] = {"status": "ok", "version": __version__, "database": "ok", "migrations": "applied"}
+    """Ready for traffic: the database answers, every migration is applied and the cache can be read."""
+    body: dict[str, object] = {"status": "ok", "version": __version__, "database": "ok", "migrations": "applied",
+                               "cache": "ok"}
     try:
         pending = unapplied_migrations()
     except DatabaseError as error:
         logger.warning("readiness: database unreachable (%s)", error.__class__.__name__)
-        body.update(status="unavailable", database="unreachable", migrations="unknown", error=error.__class__.__name__)
+        body.update(status="unavailable", database="unreachable", migrations="unknown", cache="unknown",
+                    error=error.__class__.__name__)
         return JsonResponse(body, status=503)
     if pending:
         body.update(status="unavailable", migrations="unapplied", unapplied_migrations=pending)
-        return JsonResponse(body, status=503)
-    return JsonResponse(body)
+    failure = cache_error()
+    if failure:
+        logger.warning("readiness: cache unavailable (%s)", failure)
+        body.update(status="unavailable", cache="unavailable", cache_error=failure)
+    return JsonResponse(body, status=200 if body["status"] == "ok" else 503)

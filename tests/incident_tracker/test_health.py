@@ -4,7 +4,7 @@ import logging
 from unittest import mock
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.db.migrations.recorder import MigrationRecorder
 from django.test import Client
 
@@ -28,10 +28,11 @@ def test_healthz_answers_without_touching_the_database(client, django_assert_num
 
 
 def test_readyz_reports_version_database_and_migrations(client, django_assert_max_num_queries):
-    with django_assert_max_num_queries(2):
+    with django_assert_max_num_queries(3):
         response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "version": __version__, "database": "ok", "migrations": "applied"}
+    assert response.json() == {"status": "ok", "version": __version__, "database": "ok", "migrations": "applied",
+                               "cache": "ok"}
     assert "no-store" in response["Cache-Control"]
 
 
@@ -48,7 +49,19 @@ def test_readyz_answers_503_when_the_database_fails(client):
         response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "version": __version__, "database": "unreachable",
-                               "migrations": "unknown", "error": "OperationalError"}
+                               "migrations": "unknown", "cache": "unknown", "error": "OperationalError"}
+
+
+def test_readyz_answers_503_when_the_cache_table_is_missing(client, settings):
+    """A deployment that skipped `createcachetable` must not take traffic: the dashboard would fail."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                                   "LOCATION": "no_such_cache_table"}}
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["cache"] == "unavailable"
+    expected = "ProgrammingError" if connection.vendor == "postgresql" else "OperationalError"
+    assert response.json()["cache_error"] == expected
+    assert response.json()["migrations"] == "applied"
 
 
 def test_probes_skip_https_redirect_host_check_and_sign_in(settings):

@@ -85,7 +85,7 @@ def test_gunicorn_serves_pages_and_compressed_hashed_static(collected_static, tm
         ready = fetch(f"{url}/readyz")  # ...but probes do not, whatever their Host
         assert ready.status == 200
         assert json.loads(ready.body) == {"status": "ok", "version": __version__, "database": "ok",
-                                          "migrations": "applied"}
+                                          "migrations": "applied", "cache": "ok"}
 
         fetch(f"{url}/accounts/password-reset/MQ/{RESET_TOKEN}/?next=/secret-query", headers=HTTPS)
         scraped = fetch(f"{url}/metrics", headers={**HTTPS, "Authorization": f"Bearer {METRICS_TOKEN}"})

@@ -27,7 +27,7 @@ def test_every_check_passes_against_a_healthy_instance(live_server):
     assert lines == [
         "PASS app answers: / answered 200",
         "PASS liveness /healthz: 200",
-        f"PASS readiness /readyz: 200, database ok, migrations applied, version {__version__}",
+        f"PASS readiness /readyz: 200, database ok, migrations applied, cache ok, version {__version__}",
         "PASS sign-in page: 200 with a CSRF token",
         "PASS static CSS: /static/css/site.css served as text/css",
     ]
@@ -42,7 +42,7 @@ def test_an_unapplied_migration_fails_readiness_by_name(live_server):
     finally:
         recorder.record_applied("incidents", "0001_initial")
     assert str(error) == f"1 of 5 checks failed against {live_server.url}/"
-    assert "FAIL readiness /readyz: answered 503: database ok, unapplied migrations: incidents.0001_initial" in lines
+    assert "FAIL readiness /readyz: answered 503: database ok, cache ok, unapplied migrations: incidents.0001_initial" in lines
 
 
 def test_an_instance_that_does_not_answer_fails_every_check():

@@ -97,8 +97,9 @@ class Command(BaseCommand):
             raise CheckFailed(f"answered {page.status} without JSON") from None
         if page.status != 200:
             pending = ", ".join(body.get("unapplied_migrations", [])) or "none"
-            raise CheckFailed(f"answered {page.status}: database {body.get('database')}, unapplied migrations: {pending}")
-        return f"200, database ok, migrations applied, version {body.get('version')}"
+            raise CheckFailed(f"answered {page.status}: database {body.get('database')}, cache {body.get('cache')}, "
+                              f"unapplied migrations: {pending}")
+        return f"200, database ok, migrations applied, cache ok, version {body.get('version')}"
 
     def check_sign_in(self) -> str:
         page = self.fetch("accounts/login/")
