@@ -8,6 +8,7 @@ form again stores exactly what was there.
 from __future__ import annotations
 
 import html
+import threading
 from functools import partial
 
 import bleach
@@ -24,21 +25,30 @@ def _set_link_rel(attrs: dict, new: bool = False) -> dict:
     return attrs
 
 
-_rich_text_cleaner = bleach.Cleaner(
-    tags=RICH_TEXT_TAGS,
-    attributes=RICH_TEXT_ATTRIBUTES,
-    protocols=LINK_PROTOCOLS,
-    strip=True,
-    strip_comments=True,
-    filters=[partial(LinkifyFilter, callbacks=[_set_link_rel], skip_tags=["pre", "code"])],
-)
+def _new_rich_text_cleaner() -> bleach.Cleaner:
+    return bleach.Cleaner(
+        tags=RICH_TEXT_TAGS,
+        attributes=RICH_TEXT_ATTRIBUTES,
+        protocols=LINK_PROTOCOLS,
+        strip=True,
+        strip_comments=True,
+        filters=[partial(LinkifyFilter, callbacks=[_set_link_rel], skip_tags=["pre", "code"])],
+    )
+
+
+# A Cleaner keeps its parser's state while it works, so two threads sharing one (gunicorn's
+# threaded workers rendering two pages at once) corrupt each other: one Cleaner per thread.
+_cleaners = threading.local()
 
 # Unescaping can reveal markup that was hidden behind entities; a few rounds settle it.
 _MAX_PLAIN_TEXT_ROUNDS = 10
 
 
 def clean_rich_text(value: str) -> str:
-    return _rich_text_cleaner.clean(value or "").strip()
+    cleaner = getattr(_cleaners, "rich_text", None)
+    if cleaner is None:
+        cleaner = _cleaners.rich_text = _new_rich_text_cleaner()
+    return cleaner.clean(value or "").strip()
 
 
 def clean_plain_text(value: str) -> str:

@@ -1,6 +1,8 @@
 """What user text may keep: a safe subset of HTML in rich text, no markup in plain text; cleaning twice changes nothing."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from incidents.sanitize import clean_plain_text, clean_rich_text
@@ -51,3 +53,27 @@ def test_cleaning_rich_text_again_changes_nothing(value):
 def test_plain_text_keeps_no_markup_even_behind_entities(value, expected):
     assert clean_plain_text(value) == expected
     assert clean_plain_text(expected) == expected
+
+
+def test_rich_text_cleaning_is_safe_from_several_threads_at_once():
+    """gunicorn's threaded workers render pages concurrently; a shared parser once failed with IndexError."""
+    text = "<p>Disk <strong>full</strong> on <a href='https://example.com'>build</a></p>" * 20
+    expected = clean_rich_text(text)
+    start = threading.Barrier(8)
+    errors: list[BaseException] = []
+    results: list[str] = []
+
+    def work() -> None:
+        start.wait()
+        try:
+            results.extend(clean_rich_text(text) for _ in range(40))
+        except Exception as error:  # any failure is what this test looks for
+            errors.append(error)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert set(results) == {expected}
