@@ -64,6 +64,8 @@ class Result:
     queries: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     elapsed: float = 0.0
+    # The machine's one-minute load average when the page's run ended: other work shows here.
+    load: str = ""
 
     def percentile(self, fraction: float) -> float:
         ordered = sorted(self.latencies)
@@ -274,6 +276,7 @@ def drive(port: int, cookies: dict[str, str], page: Page, paths: list[str], *, d
     started = time.monotonic()
     ClosedLoop(port, cookies, paths, count=limit, until=started + duration, result=result).run(page.clients)
     result.elapsed = time.monotonic() - started
+    result.load = Path("/proc/loadavg").read_text().split()[0]
     return result
 
 
@@ -300,11 +303,14 @@ def peak_memory_mb(pid: int) -> float:
 
 
 def start_gunicorn(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("gunicorn")), "-c", str(ROOT / "gunicorn.conf.py"),
-         "--bind", f"{HOST}:{port}", "--log-level", "warning"],
-        env=env, cwd=ROOT,
-    )
+    RESULTS.mkdir(exist_ok=True)
+    # The server's own log (every request, as in production) goes to a file, not over the report.
+    with open(RESULTS / "bench-gunicorn.log", "ab") as server_log:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("gunicorn")), "-c", str(ROOT / "gunicorn.conf.py"),
+             "--bind", f"{HOST}:{port}", "--log-level", "warning"],
+            env=env, cwd=ROOT, stdout=server_log, stderr=subprocess.STDOUT,
+        )
     for _ in range(300):
         try:
             connection = http.client.HTTPConnection(HOST, port, timeout=2)
@@ -320,17 +326,29 @@ def start_gunicorn(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
 # --- Report --------------------------------------------------------------------------
 
 
+def machine(url: str) -> str:
+    """The machine and server the figures were measured on, and how busy the machine was (other work included)."""
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), "unknown CPU")
+    memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    with psycopg.connect(url) as connection:
+        row = connection.execute("SHOW server_version").fetchone()
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return (f"{os.cpu_count()} CPUs ({cpu}), {memory_kb / 1024 / 1024:.0f} GB RAM, PostgreSQL {row[0] if row else '?'}, "
+            f"Python {sys.version.split()[0]}; load average now {load}")
+
+
 def report(results: list[Result], seed: dict[str, Any], memory: list[float], incidents: int) -> None:
     floor = results[0].rate or 1.0
     log("")
     log(f"{incidents:,} incidents; {CLIENTS} clients (export: {EXPORT_CLIENTS}); 2 gunicorn workers")
     log(f"{'page':<16}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'queries':>9}{'vs floor':>10}{'requests':>10}"
-        f"{'errors':>8}")
+        f"{'errors':>8}{'load':>6}")
     for result in results:
         queries = statistics.median(result.queries) if result.queries else float("nan")
         log(f"{result.page.name:<16}{result.rate:>8.0f}{result.percentile(0.50):>9.1f}{result.percentile(0.95):>9.1f}"
             f"{result.percentile(0.99):>9.1f}{queries:>9.0f}{result.rate / floor:>9.0%} {len(result.latencies):>9}"
-            f"{len(result.errors):>8}")
+            f"{len(result.errors):>8}{result.load:>6}")
     seconds = seed.get("seconds", float("nan"))
     log(f"seed: {float(seconds):.1f} s ({seed.get('incidents', '?')} incidents, {seed.get('comments', '?')} comments,"
         f" {seed.get('when', '?')})")
@@ -388,6 +406,7 @@ def main() -> None:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
     report(results, seed, memory, options.incidents)
+    log(machine(url))
     if any(result.errors for result in results):
         for result in results:
             if result.errors:

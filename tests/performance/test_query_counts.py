@@ -97,3 +97,19 @@ def test_dashboard_queries_do_not_grow_with_rows(request, world, who):
     with_one = queries_for(client, reverse("dashboard"))
     add_incidents(49, **world)
     assert queries_for(client, reverse("dashboard")) == with_one
+
+
+def test_export_queries_do_not_grow_with_rows(responder_client, world):
+    def streamed_queries() -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as captured:
+            response = responder_client.get(reverse("incidents:export"))
+            body = b"".join(response.streaming_content)
+        assert response.status_code == 200
+        return len(captured), body.count(b"\n")
+
+    add_incidents(1, **world)
+    streamed_queries()
+    with_one, lines = streamed_queries()
+    add_incidents(49, **world)
+    with_fifty, more_lines = streamed_queries()
+    assert (with_fifty, more_lines - lines) == (with_one, 49)
