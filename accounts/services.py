@@ -37,10 +37,6 @@ _SEPARATORS = re.compile(r"[\s-]+")
 INVALID_CODE_MESSAGE = "That code is not valid. Enter the 6-digit code your app shows now, or one of your backup codes."
 
 
-class CodeThrottledError(ValidationError):
-    """Too many wrong codes in a row: the device refuses to check any code for a while."""
-
-
 def security_notice_send(user: User, *, change: str) -> None:
     """
     Tell the account holder, once the change is committed, that their credentials
@@ -83,8 +79,7 @@ def otp_verify(user: User, *, token: str) -> Device:
                      changes={"reason": reason, "device": device.name if device else "none"})
     if not allowed and details and "locked_until" in details:
         wait = max(1, math.ceil((details["locked_until"] - timezone.now()).total_seconds()))
-        raise CodeThrottledError(f"Too many wrong codes in a row. Wait {wait} seconds, then try again.",
-                                 code="throttled")
+        raise ValidationError(f"Too many wrong codes in a row. Wait {wait} seconds, then try again.", code="throttled")
     raise ValidationError(INVALID_CODE_MESSAGE, code="invalid")
 
 

@@ -164,8 +164,7 @@ class EnrolmentConfirmView(SecurityActionView):
             except ValidationError as error:
                 form.add_error("code", error)
             else:
-                request.session.cycle_key()
-                twostep.otp_login(request, device)
+                twostep.complete(request, user=self.user, device=device)
                 return self.show_codes(codes, "Two-factor sign-in is on. Save your backup codes now.")
         return self.page(status=400, confirm_form=form)
 
