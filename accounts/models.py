@@ -38,10 +38,6 @@ class User(AbstractUser):
     notify_comments = models.BooleanField("e-mail me about new comments on incidents I reported", default=True)
     notify_major = models.BooleanField("e-mail me about every new SEV1 or SEV2 incident (responders)", default=True)
 
-    @property
-    def is_responder(self) -> bool:
-        return self.is_staff
-
     def clean(self) -> None:
         """Names are shown on every page an incident appears on: plain text only, as titles are."""
         super().clean()
