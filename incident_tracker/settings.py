@@ -217,8 +217,11 @@ EMAIL_BACKEND = env.str(
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="incidents@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # The address users reach the site at, for the links in notification e-mails (sent after
-# the request, so there is no request to build an absolute URL from).
-SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
+# the request, so there is no request to build an absolute URL from). On Render the
+# service's own public address is the default.
+SITE_URL = env.str(
+    "SITE_URL", default=f"https://{RENDER_EXTERNAL_HOSTNAME}" if RENDER_EXTERNAL_HOSTNAME else "http://localhost:8000"
+).rstrip("/")
 
 # --- Security headers and cookies ---------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -7,6 +7,7 @@ and shared (staff_figures).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -123,8 +124,9 @@ class DailyChart:
     labels: list[tuple[date, float]]
 
 
-CHART_WIDTH, CHART_HEIGHT = 640, 180
-PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 36, 620, 10, 156
+CHART_WIDTH, CHART_HEIGHT = 960, 220
+PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 40, 940, 12, 192
+MAX_TICKS = 4
 LABEL_EVERY_DAYS = 7
 
 
@@ -147,14 +149,16 @@ def daily_chart(incidents: QuerySet[Incident], *, today: date, days: int = WINDO
     )
     counts = [(first + timedelta(days=offset), per_day.get(first + timedelta(days=offset), 0)) for offset in range(days)]
     peak = max((count for _day, count in counts), default=0)
-    scale_max = max(peak, 1)
+    # Whole-number gridlines, at most MAX_TICKS above zero, with the top one at or above the peak.
+    step = max(1, math.ceil(peak / MAX_TICKS))
+    scale_max = step * max(1, math.ceil(peak / step))
     plot_height = PLOT_BOTTOM - PLOT_TOP
     slot = (PLOT_RIGHT - PLOT_LEFT) / days
     bars = []
     for index, (day, count) in enumerate(counts):
         height = plot_height * count / scale_max
         bars.append(Bar(day, count, PLOT_LEFT + index * slot + 1, PLOT_BOTTOM - height, height))
-    ticks = sorted({(value, PLOT_BOTTOM - plot_height * value / scale_max) for value in (0, scale_max // 2, scale_max)})
+    ticks = [(value, PLOT_BOTTOM - plot_height * value / scale_max) for value in range(0, scale_max + 1, step)]
     labels = [(bar.day, bar.x + slot / 2) for bar in bars[::-1][::LABEL_EVERY_DAYS]]
     return DailyChart(
         bars=bars, total=sum(count for _day, count in counts), peak=peak, width=CHART_WIDTH, height=CHART_HEIGHT,

@@ -72,7 +72,7 @@ class DashboardView(LoginRequiredMixin, TemplateView):
     """
 
     template_name = "incidents/dashboard.html"
-    list_size = 10
+    list_size = 5
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)

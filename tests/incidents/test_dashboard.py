@@ -71,6 +71,18 @@ def test_empty_chart_draws_zero_height_bars():
     assert chart.ticks == [(0, dashboard.PLOT_BOTTOM), (1, dashboard.PLOT_TOP)]
 
 
+@pytest.mark.parametrize(("peak", "ticks"), [(1, [0, 1]), (3, [0, 1, 2, 3]), (4, [0, 1, 2, 3, 4]), (5, [0, 2, 4, 6]),
+                                             (17, [0, 5, 10, 15, 20])])
+def test_chart_gridlines_are_whole_numbers_up_to_the_peak(reporter, peak, ticks):
+    day = datetime(2026, 3, 20, 10, 0, tzinfo=UTC)
+    for _ in range(peak):
+        make_incident(reporter=reporter, created_at=day)
+    with timezone.override("UTC"):
+        chart = dashboard.daily_chart(Incident.objects.all(), today=date(2026, 3, 20))
+    assert [value for value, _y in chart.ticks] == ticks
+    assert chart.ticks[-1][1] <= chart.bars[-1].y
+
+
 @pytest.mark.parametrize(
     ("span", "text"),
     [(None, "–"), (timedelta(seconds=59), "0 min"), (timedelta(minutes=45), "45 min"),
@@ -95,7 +107,7 @@ def test_responder_dashboard_shows_queues_figures_and_chart(responder_client, re
     assert response.context["grid"].total == 3
     assert "Incidents by severity and status" in page
     assert "1 h 0 min" in page
-    assert '<svg viewBox="0 0 640 180" role="img"' in page
+    assert '<svg viewBox="0 0 960 220" role="img"' in page
     assert "Incidents per day as a table" in page
     assert "<th scope=\"row\">Fri 20 Mar 2026</th><td>3</td>" in page
     assert "My open reports" not in page
