@@ -116,3 +116,10 @@ def test_reporter_cannot_assign_even_their_own_incident(reporter_client, reporte
     assert reporter_client.get(take).status_code == 405
     incident.refresh_from_db()
     assert incident.assignee is None
+
+
+def test_navigation_marks_the_current_page_and_links_the_account_pages(reporter_client):
+    page = reporter_client.get(LIST).content.decode()
+    assert '<a href="/incidents/" aria-current="page">Incidents</a>' in page
+    assert '<a href="/" aria-current="page">' not in page
+    assert 'href="/accounts/preferences/">Preferences</a>' in page and 'href="/accounts/security/">Security</a>' in page
