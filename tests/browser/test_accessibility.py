@@ -38,7 +38,7 @@ def check_pages(page: Page, paths: dict[str, str], screenshot, *, width: int) ->
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         if overflow > 0:
             problems.append(f"{path}: the page scrolls sideways by {overflow}px at {width}px")
-        screenshot(page, f"{name}-{width}")
+        screenshot(page, name)
     return problems
 
 
@@ -60,7 +60,7 @@ def test_reporter_pages_have_no_serious_accessibility_violations(new_page, scree
 
     page.goto("/accounts/login/")
     problems = blocking_violations(page)
-    screenshot(page, f"sign-in-{width}")
+    screenshot(page, "sign-in")
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator(".error-summary")).to_be_visible()
     problems += blocking_violations(page)
@@ -73,7 +73,7 @@ def test_reporter_pages_have_no_serious_accessibility_violations(new_page, scree
     page.get_by_role("button", name="Report incident").click()
     expect(page.locator(".error-summary")).to_be_visible()
     problems += blocking_violations(page)
-    screenshot(page, f"report-errors-{width}")
+    screenshot(page, "report-errors")
     assert problems == []
     assert blocked == []
 
@@ -95,7 +95,7 @@ def test_responder_pages_have_no_serious_accessibility_violations(new_page, scre
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
     problems = blocking_violations(page)
-    screenshot(page, f"code-{width}")
+    screenshot(page, "code")
     page.get_by_label("Code").fill(totp_code(device))
     page.get_by_role("button", name="Verify").click()
     expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
