@@ -3,7 +3,8 @@ Browser tests: the system Chromium driven by Playwright against pytest-django's 
 server, on `localhost` (Chromium keeps the production settings' Secure cookies on
 http://localhost, not on 127.0.0.1). Each test saves screenshots under
 test-artifacts/screenshots/ (or $BROWSER_SCREENSHOTS). Without /usr/bin/chromium the tests are skipped, saying
-so; `.ci/run` installs it.
+so; `.ci/run` installs it, and under CI (CI set) a missing Chromium is an error, so a
+green CI run always means the browser tests really ran.
 """
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ SCREENSHOTS = Path(os.environ.get("BROWSER_SCREENSHOTS") or DEFAULT_SCREENSHOTS)
 def pytest_collection_modifyitems(config, items):
     if CHROMIUM.exists():
         return
+    if os.environ.get("CI"):
+        raise pytest.UsageError(f"no Chromium at {CHROMIUM}: CI must run the browser tests (.ci/run installs it)")
     skip = pytest.mark.skip(reason=f"no Chromium at {CHROMIUM}: install it with `apt-get install chromium` (.ci/run does)")
     for item in items:
         if "browser" in item.keywords:

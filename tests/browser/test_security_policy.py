@@ -6,30 +6,16 @@ browser reports no policy violation on the way (Chromium logs each one to the co
 from __future__ import annotations
 
 import re
-import shutil
 from base64 import b32decode
-from collections.abc import Iterator
 
 import pytest
 from django_otp.oath import totp
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 
 from accounts.models import User
 from tests.factories import DEFAULT_PASSWORD, make_user
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    if CHROMIUM is None:
-        pytest.skip("no system Chromium")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 def current_code(secret: str) -> str:
@@ -54,8 +40,8 @@ def staff(transactional_db) -> User:
     return make_user(username="chief", is_staff=True, is_superuser=True)
 
 
-def test_staff_enrol_and_sign_in_with_a_code_under_the_strict_policy(live_server, staff, browser):
-    page = browser.new_page()
+def test_staff_enrol_and_sign_in_with_a_code_under_the_strict_policy(live_server, staff, new_page, screenshot):
+    page = new_page()
     violations: list[str] = []
     page.on("console", lambda message: violations.append(message.text)
             if "Content Security Policy" in message.text or "Refused to" in message.text else None)
@@ -81,4 +67,5 @@ def test_staff_enrol_and_sign_in_with_a_code_under_the_strict_policy(live_server
     for path in PAGES:
         response = page.goto(live_server.url + path.format(user=staff.pk))
         assert response is not None and response.status == 200, path
+    screenshot(page, "admin-audit-log")
     assert violations == []
