@@ -114,6 +114,16 @@ class QuickSelect(forms.Select):
         return format_html('<select name="{}"{}>{}</select>', widget["name"], flatatt(widget["attrs"]), options)
 
 
+class QuickTextInput(forms.TextInput):
+    """The search box, rendered in Python like QuickSelect, with the markup of Django's own text input."""
+
+    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
+        widget = self.get_context(name, value, attrs)["widget"]
+        shown = format_html(' value="{}"', widget["value"]) if widget["value"] is not None else ""
+        return format_html('<input type="{}" name="{}"{}{}>', widget["type"], widget["name"], shown,
+                           flatatt(widget["attrs"]))
+
+
 class IncidentFilterForm(forms.Form):
     """
     The list's query parameters. Every value is checked against an allowlist; an
@@ -121,7 +131,7 @@ class IncidentFilterForm(forms.Form):
     reaching the ORM.
     """
 
-    q = forms.CharField(label="Search", required=False, max_length=MAX_SEARCH_LENGTH)
+    q = forms.CharField(label="Search", required=False, max_length=MAX_SEARCH_LENGTH, widget=QuickTextInput)
     status = forms.ChoiceField(choices=[("", "Any status"), *Status.choices], required=False, widget=QuickSelect)
     severity = forms.TypedChoiceField(choices=[("", "Any severity"), *Severity.choices], coerce=int, required=False,
                                       empty_value=None, widget=QuickSelect)
@@ -143,6 +153,13 @@ class IncidentFilterForm(forms.Form):
         assignee_field.choices = [
             ("", "Anyone"), ("me", "Me"), ("none", "Unassigned"), *((str(pk), name) for pk, name in responders)
         ]
+
+    def as_filter_fields(self) -> SafeString:
+        """Each field with its label, formatted here rather than through a template per label and widget."""
+        return format_html_join(
+            "\n", '<div class="field field-{}"><label for="{}">{}{}</label> {}</div>',
+            ((field.name, field.id_for_label, field.label, self.label_suffix, field.as_widget()) for field in self),
+        )
 
     def valid_filters(self) -> dict[str, Any]:
         """The cleaned value of each field that passed validation; the rest are ignored."""

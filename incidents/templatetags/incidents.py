@@ -3,14 +3,14 @@ from __future__ import annotations
 import html
 import re
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Iterable
 
 import bleach
 from django import template
 from django.contrib.humanize.templatetags.humanize import naturaltime
-from django.utils import timezone
-from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils import dateformat, timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import get_text_list
 
@@ -65,8 +65,8 @@ def duration(value: timedelta | None) -> str:
     return f"{minutes} min"
 
 
-# The list draws these once or more per row; a tag formats them in Python, several times
-# cheaper than an included template (docs/performance.md).
+# The list and the dashboard draw these once or more per row; tags format them in Python,
+# several times cheaper than included templates (docs/performance.md).
 @register.simple_tag
 def severity_badge(incident: Incident) -> SafeString:
     return format_html('<span class="badge severity-{}"><span class="visually-hidden">Severity </span>{}</span>',
@@ -85,5 +85,49 @@ def moment(value: datetime | None) -> str:
     if not value:
         return "–"
     local = timezone.localtime(value)
+    # Django's "c" format is the ISO form; formatting directly skips the format lookup.
     return format_html('<time datetime="{}">{}</time> <span class="absolute-time">{}</span>',
-                       date_format(local, "c"), naturaltime(value), date_format(local, "j M Y, H:i"))
+                       local.isoformat(), naturaltime(value), dateformat.format(local, "j M Y, H:i"))
+
+
+TABLE_ROW = (
+    '\n      <tr>\n'
+    '        <td class="cell-id">{}</td>\n'
+    '        <td class="cell-title"><a href="{}">{}</a></td>\n'
+    '        <td>{}</td>\n'
+    '        <td>{}</td>\n'
+    '        <td><span class="cell-label">Category: </span>{}</td>\n'
+    '        <td><span class="cell-label">Assignee: </span>{}</td>\n'
+    '        <td class="cell-time"><span class="cell-label">{} </span>{}</td>\n'
+    '      </tr>\n    '
+)
+UNASSIGNED = mark_safe('<span class="muted">Unassigned</span>')
+# A stand-in primary key: the detail address is reversed once per table, then each row's key replaces it.
+URL_PLACEHOLDER_PK = 987654321
+
+
+@register.simple_tag
+def incident_table(incidents: Iterable[Incident], caption: str, show_updated: bool = False) -> SafeString:
+    """
+    A table of incidents, one row each, drawn in Python: the list shows 25 rows and the
+    dashboard up to 40, and a template loop costs several times more per row
+    (docs/performance.md). Every value goes through format_html and is escaped.
+    """
+    detail_url = reverse("incidents:detail", args=[URL_PLACEHOLDER_PK])
+    placeholder = str(URL_PLACEHOLDER_PK)
+    time_label = "Updated" if show_updated else "Reported"
+    rows = format_html_join("", TABLE_ROW, (
+        (incident.pk, detail_url.replace(placeholder, str(incident.pk)), incident.title,
+         severity_badge(incident), status_badge(incident), incident.category or "—",
+         incident.assignee or UNASSIGNED, time_label,
+         moment(incident.updated_at if show_updated else incident.created_at))
+        for incident in incidents
+    ))
+    return format_html(
+        '<div class="table-wrap" role="region" aria-label="{}" tabindex="0">\n<table class="incident-table">\n'
+        '  <caption class="visually-hidden">{}</caption>\n  <thead>\n'
+        '    <tr><th scope="col">#</th><th scope="col">Title</th><th scope="col">Severity</th>'
+        '<th scope="col">Status</th><th scope="col">Category</th><th scope="col">Assignee</th>'
+        '<th scope="col">{}</th></tr>\n  </thead>\n  <tbody>\n    {}\n  </tbody>\n</table>\n</div>',
+        caption, caption, time_label, rows,
+    )

@@ -92,3 +92,12 @@ def test_reporter_search_stays_within_their_own_incidents(reporter_client, repor
     make_incident(reporter=reporter, title="Payroll login fails")
     make_incident(reporter=other_reporter, title="Payroll export broken")
     assert titles(reporter_client.get(reverse("incidents:list"), {"q": "payroll"})) == ["Payroll login fails"]
+
+
+def test_the_search_box_shows_what_was_typed_escaped(reporter_client):
+    response = reporter_client.get(reverse("incidents:list"), {"q": '"><script>alert(1)</script>'})
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'value="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in page
+    assert "<script>alert(1)" not in page
