@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from django import forms
+from django.core.cache import cache
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
@@ -124,6 +125,36 @@ class QuickTextInput(forms.TextInput):
                            flatatt(widget["attrs"]))
 
 
+FILTER_CHOICES_KEY = "incident-filter-choices"
+FILTER_CHOICES_SECONDS = 60
+
+
+FilterChoices = dict[str, list[tuple[str, str]]]
+
+
+def filter_choices() -> FilterChoices:
+    """
+    The categories and responders the list's filters offer, as (value, label) pairs.
+    Every list page shows them, and they rarely change: they are read from the cache,
+    which a saved or deleted category or user clears (incidents.apps), and which holds
+    them for at most FILTER_CHOICES_SECONDS in case of bulk changes that send no signal.
+    """
+
+    def compute() -> FilterChoices:
+        responders = get_user_model().objects.filter(is_staff=True).order_by("username").values_list("pk", "username")
+        return {
+            "category": [(str(pk), name) for pk, name in Category.objects.values_list("pk", "name")],
+            "assignee": [(str(pk), name) for pk, name in responders],
+        }
+
+    return cast(FilterChoices, cache.get_or_set(FILTER_CHOICES_KEY, compute, FILTER_CHOICES_SECONDS))
+
+
+def forget_filter_choices(**kwargs: Any) -> None:
+    """Receiver for a saved or deleted category or user: the filters show the change on the next page."""
+    cache.delete(FILTER_CHOICES_KEY)
+
+
 class IncidentFilterForm(forms.Form):
     """
     The list's query parameters. Every value is checked against an allowlist; an
@@ -147,12 +178,14 @@ class IncidentFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        responders = get_user_model().objects.filter(is_staff=True).order_by("username").values_list("pk", "username")
+        choices = filter_choices()
+        category_field = self.fields["category"]
+        assert isinstance(category_field, forms.ModelChoiceField)
+        # Shown from the cache; a submitted category is still looked up in the database.
+        category_field.choices = [("", category_field.empty_label), *choices["category"]]
         assignee_field = self.fields["assignee"]
         assert isinstance(assignee_field, forms.ChoiceField)
-        assignee_field.choices = [
-            ("", "Anyone"), ("me", "Me"), ("none", "Unassigned"), *((str(pk), name) for pk, name in responders)
-        ]
+        assignee_field.choices = [("", "Anyone"), ("me", "Me"), ("none", "Unassigned"), *choices["assignee"]]
 
     def as_filter_fields(self) -> SafeString:
         """Each field with its label, formatted here rather than through a template per label and widget."""

@@ -56,6 +56,17 @@ class IncidentQuerySet(models.QuerySet["Incident"]):
         """With the related rows a page shows, and without the search document no page shows."""
         return self.select_related("category", "reporter", "assignee").defer("search_vector")
 
+    def for_table(self) -> IncidentQuerySet:
+        """
+        Only the columns an incident table shows (the list, the dashboard's queues): a
+        fifth of for_list's, which makes the query several times cheaper to build and
+        its rows cheaper to load (docs/performance.md).
+        """
+        return self.select_related("category", "assignee").only(
+            "title", "severity", "status", "created_at", "updated_at", "category__name",
+            "assignee__username", "assignee__first_name", "assignee__last_name",
+        )
+
     def search(self, text: str) -> IncidentQuerySet:
         """
         Incidents matching what a user typed, annotated with `rank` (higher is more

@@ -77,11 +77,12 @@ class DashboardView(LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         user = request_user(self.request)
-        visible = Incident.objects.visible_to(user).for_list()
-        unresolved = visible.filter(status__in=dashboard.UNRESOLVED)
+        visible = Incident.objects.visible_to(user)
+        rows = visible.for_table()
+        unresolved = rows.filter(status__in=dashboard.UNRESOLVED)
         context.update(
             my_open=unresolved.filter(reporter=user)[: self.list_size],
-            recently_updated=visible.filter(reporter=user).order_by("-updated_at", "-id")[: self.list_size],
+            recently_updated=rows.filter(reporter=user).order_by("-updated_at", "-id")[: self.list_size],
         )
         if user.is_staff:
             now = timezone.localtime()
@@ -108,7 +109,8 @@ class IncidentListView(VisibleIncidentMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         filter_form = IncidentFilterForm(self.request.GET)
-        incidents = filter_incidents(self.get_queryset().defer("description"), filter_form.valid_filters(), self.user)
+        incidents = filter_incidents(Incident.objects.visible_to(self.user).for_table(), filter_form.valid_filters(),
+                                     self.user)
         try:
             page = keyset_page(incidents, size=self.page_size, after=self.request.GET.get("after", ""),
                                before=self.request.GET.get("before", ""))

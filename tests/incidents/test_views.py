@@ -315,6 +315,7 @@ def test_list_query_count_does_not_grow_with_rows(responder_client, reporter, re
     one_row = list_queries(responder_client)
     make_incidents(24, reporter=make_user(username="someone"), category=make_category(name="Other"),
                    assignee=make_user(username="colleague", is_staff=True))
+    list_queries(responder_client)  # a new category and users: this request reads the filters' choices again
     assert list_queries(responder_client) == one_row
 
 
@@ -555,3 +556,30 @@ def test_a_workflow_action_from_a_stale_page_is_refused(responder_client, report
     assert "This incident changed since you loaded the page; nothing was done." in page_text(response)
     incident.refresh_from_db()
     assert incident.status == Status.OPEN
+
+
+def test_list_filters_offer_a_new_responder_and_a_renamed_category_at_once(responder_client):
+    category = make_category(name="Network")
+    assert ">Network</option>" in responder_client.get(reverse("incidents:list")).content.decode()
+
+    make_user(username="newcomer", is_staff=True)
+    category.name = "Networking"
+    category.save()
+    page = responder_client.get(reverse("incidents:list")).content.decode()
+
+    assert ">newcomer</option>" in page
+    assert ">Networking</option>" in page and ">Network</option>" not in page
+
+
+def test_list_filter_by_a_deleted_category_shows_every_incident(responder_client, reporter):
+    category = make_category(name="Network")
+    make_incident(reporter=reporter, title="Printer jam")
+    responder_client.get(reverse("incidents:list"))
+    category_id = category.pk
+    category.delete()
+
+    response = responder_client.get(reverse("incidents:list"), {"category": category_id})
+
+    assert response.status_code == 200
+    assert "Printer jam" in response.content.decode()
+    assert ">Network</option>" not in response.content.decode()
