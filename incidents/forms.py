@@ -127,8 +127,6 @@ class QuickTextInput(forms.TextInput):
 
 FILTER_CHOICES_KEY = "incident-filter-choices"
 FILTER_CHOICES_SECONDS = 60
-
-
 FilterChoices = dict[str, list[tuple[str, str]]]
 
 

@@ -349,9 +349,12 @@ def report(results: list[Result], seed: dict[str, Any], memory: list[float], inc
         log(f"{result.page.name:<16}{result.rate:>8.0f}{result.percentile(0.50):>9.1f}{result.percentile(0.95):>9.1f}"
             f"{result.percentile(0.99):>9.1f}{queries:>9.0f}{result.rate / floor:>9.0%} {len(result.latencies):>9}"
             f"{len(result.errors):>8}{result.load:>6}")
-    seconds = seed.get("seconds", float("nan"))
-    log(f"seed: {float(seconds):.1f} s ({seed.get('incidents', '?')} incidents, {seed.get('comments', '?')} comments,"
-        f" {seed.get('when', '?')})")
+    if "seconds" in seed:
+        log(f"seed: {float(seed['seconds']):.1f} s ({seed.get('incidents', '?')} incidents,"
+            f" {seed.get('comments', '?')} comments, {seed.get('when', '?')})")
+    else:
+        log("seed: not timed here (the database was seeded from another checkout; its record is in that one's"
+            " test-artifacts/)")
     log("gunicorn workers' peak memory (VmHWM): " + ", ".join(f"{mb:.0f} MB" for mb in memory))
 
 
