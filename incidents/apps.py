@@ -8,10 +8,10 @@ class IncidentsConfig(AppConfig):
     verbose_name = "Incidents"
 
     def ready(self) -> None:
-        """A category or user saved or deleted anywhere (services, admin, shell) refreshes the list's filters."""
-        from .forms import forget_filter_choices
+        """A category or user saved or deleted anywhere (services, admin, shell) refreshes the names lists show."""
+        from .names import forget_names
         from .models import Category
 
         for model in (Category, get_user_model()):
             for event, signal in (("saved", post_save), ("deleted", post_delete)):
-                signal.connect(forget_filter_choices, sender=model, dispatch_uid=f"filter-choices:{model.__name__}:{event}")
+                signal.connect(forget_names, sender=model, dispatch_uid=f"names:{model.__name__}:{event}")

@@ -1,16 +1,17 @@
 from __future__ import annotations
 
+import html
 import uuid
-from typing import Any, cast
+from typing import Any
 
 from django import forms
-from django.core.cache import cache
 from django.forms.utils import flatatt
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.contrib.auth import get_user_model
 
 from .models import Category, Incident, Severity
+from .names import names
 from .workflow import Status
 
 MAX_SEARCH_LENGTH = 200
@@ -106,13 +107,16 @@ class QuickSelect(forms.Select):
     """
 
     def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
-        widget = self.get_context(name, value, attrs)["widget"]
-        options = format_html_join(
-            "", "<option value=\"{}\"{}>{}</option>",
-            ((option["value"], mark_safe(" selected") if option["selected"] else "", option["label"])
-             for _group, group_options, _index in widget["optgroups"] for option in group_options),
-        )
-        return format_html('<select name="{}"{}>{}</select>', widget["name"], flatatt(widget["attrs"]), options)
+        chosen = self.format_value(value)
+        options = []
+        for option_value, label in self.choices:
+            option_value = "" if option_value is None else str(option_value)
+            selected = " selected" if option_value in chosen else ""
+            if selected:
+                chosen = []  # a single select marks only the first match, as Django's does
+            options.append(f'<option value="{html.escape(option_value)}"{selected}>{html.escape(str(label))}</option>')
+        return mark_safe(f'<select name="{html.escape(name)}"{flatatt(self.build_attrs(self.attrs, attrs))}>'
+                         f'{"".join(options)}</select>')
 
 
 class QuickTextInput(forms.TextInput):
@@ -123,34 +127,6 @@ class QuickTextInput(forms.TextInput):
         shown = format_html(' value="{}"', widget["value"]) if widget["value"] is not None else ""
         return format_html('<input type="{}" name="{}"{}{}>', widget["type"], widget["name"], shown,
                            flatatt(widget["attrs"]))
-
-
-FILTER_CHOICES_KEY = "incident-filter-choices"
-FILTER_CHOICES_SECONDS = 60
-FilterChoices = dict[str, list[tuple[str, str]]]
-
-
-def filter_choices() -> FilterChoices:
-    """
-    The categories and responders the list's filters offer, as (value, label) pairs.
-    Every list page shows them, and they rarely change: they are read from the cache,
-    which a saved or deleted category or user clears (incidents.apps), and which holds
-    them for at most FILTER_CHOICES_SECONDS in case of bulk changes that send no signal.
-    """
-
-    def compute() -> FilterChoices:
-        responders = get_user_model().objects.filter(is_staff=True).order_by("username").values_list("pk", "username")
-        return {
-            "category": [(str(pk), name) for pk, name in Category.objects.values_list("pk", "name")],
-            "assignee": [(str(pk), name) for pk, name in responders],
-        }
-
-    return cast(FilterChoices, cache.get_or_set(FILTER_CHOICES_KEY, compute, FILTER_CHOICES_SECONDS))
-
-
-def forget_filter_choices(**kwargs: Any) -> None:
-    """Receiver for a saved or deleted category or user: the filters show the change on the next page."""
-    cache.delete(FILTER_CHOICES_KEY)
 
 
 class IncidentFilterForm(forms.Form):
@@ -176,14 +152,15 @@ class IncidentFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        choices = filter_choices()
+        shown = names()
         category_field = self.fields["category"]
         assert isinstance(category_field, forms.ModelChoiceField)
         # Shown from the cache; a submitted category is still looked up in the database.
-        category_field.choices = [("", category_field.empty_label), *choices["category"]]
+        category_field.choices = [("", category_field.empty_label), *shown.categories.items()]
         assignee_field = self.fields["assignee"]
         assert isinstance(assignee_field, forms.ChoiceField)
-        assignee_field.choices = [("", "Anyone"), ("me", "Me"), ("none", "Unassigned"), *choices["assignee"]]
+        assignee_field.choices = [("", "Anyone"), ("me", "Me"), ("none", "Unassigned"),
+                                  *((str(pk), label) for pk, label in shown.responders.items())]
 
     def as_filter_fields(self) -> SafeString:
         """Each field with its label, formatted here rather than through a template per label and widget."""

@@ -58,14 +58,12 @@ class IncidentQuerySet(models.QuerySet["Incident"]):
 
     def for_table(self) -> IncidentQuerySet:
         """
-        Only the columns an incident table shows (the list, the dashboard's queues): a
-        fifth of for_list's, which makes the query several times cheaper to build and
-        its rows cheaper to load (docs/performance.md).
+        Only the columns an incident table shows (the list, the dashboard's queues), with
+        no joins: the table names categories and assignees from incidents.names. That
+        makes the query several times cheaper to build and its rows cheaper to load
+        (docs/performance.md).
         """
-        return self.select_related("category", "assignee").only(
-            "title", "severity", "status", "created_at", "updated_at", "category__name",
-            "assignee__username", "assignee__first_name", "assignee__last_name",
-        )
+        return self.only("title", "severity", "status", "created_at", "updated_at", "category_id", "assignee_id")
 
     def search(self, text: str) -> IncidentQuerySet:
         """

@@ -5,19 +5,23 @@ page 10,000 of a million rows.
 A page link carries the sort key of the row it continues from (a cursor) instead of an
 offset: the next page is "the rows after this one in this order", which an index on the
 sort columns answers by starting right there and reading one page. Counting stops at
-COUNT_CAP; beyond it the page says "more than" rather than scanning every match.
+COUNT_CAP; beyond it the page says "more than" rather than scanning every match, and
+remembers for a minute that it did.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import Field, Model, Q, QuerySet
 
 M = TypeVar("M", bound=Model)
 
 COUNT_CAP = 1000
+OVER_CAP_SECONDS = 60
 CURSOR_SEPARATOR = "~"
 
 
@@ -133,5 +137,18 @@ def keyset_page(queryset: QuerySet[M], *, size: int, after: str = "", before: st
 
 
 def bounded_count(queryset: QuerySet[M], cap: int = COUNT_CAP) -> int:
-    """How many rows `queryset` has, counting no further than cap + 1."""
-    return queryset.order_by().values("pk")[: cap + 1].count()
+    """
+    How many rows `queryset` has, counting no further than cap + 1. A count past the cap
+    is remembered for OVER_CAP_SECONDS, keyed by the exact query: "more than 1,000" stays
+    true for that long in all but rare cases, and the busiest lists (everything, a common
+    status) are the ones past the cap. A smaller count is always exact.
+    """
+    counted = queryset.order_by().values("pk")[: cap + 1]
+    statement, params = counted.query.sql_with_params()
+    key = "over-cap:" + hashlib.sha256(repr((statement, params)).encode()).hexdigest()
+    if cache.get(key):
+        return cap + 1
+    count = counted.count()
+    if count > cap:
+        cache.set(key, True, OVER_CAP_SECONDS)
+    return count

@@ -110,3 +110,14 @@ def test_search_results_page_by_relevance_without_repeats_or_gaps(responder_clie
     seen = [title for page in pages for title in page]
     assert [len(page) for page in pages] == [25, 15]
     assert sorted(seen) == sorted(Incident.objects.values_list("title", flat=True))
+
+
+def test_a_count_past_the_cap_is_remembered_and_a_smaller_one_never_is(reporter, django_assert_num_queries):
+    make_incidents(reporter, 12)
+    assert bounded_count(Incident.objects.all(), cap=10) == 11
+    with django_assert_num_queries(1):  # the cache's own read; no count
+        assert bounded_count(Incident.objects.all(), cap=10) == 11
+    small = Incident.objects.filter(title__in=["Incident 1", "Incident 2"])
+    assert bounded_count(small, cap=10) == 2
+    make_incident(reporter=reporter, title="Incident 1")
+    assert bounded_count(small, cap=10) == 3, "a count under the cap is counted again on every page"

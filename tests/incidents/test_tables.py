@@ -1,0 +1,82 @@
+"""The incident tables (list and dashboard): names from the cache, times people read at a glance, escaping."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.urls import reverse
+
+from incidents.models import Category
+from incidents.templatetags.incidents import relative_time
+from tests.factories import make_category, make_incident, make_user
+
+pytestmark = pytest.mark.django_db
+
+LIST = reverse("incidents:list")
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("ago", "said"), [
+    (timedelta(seconds=0), "just now"),
+    (timedelta(seconds=59), "just now"),
+    (timedelta(minutes=1), "1 minute ago"),
+    (timedelta(minutes=59, seconds=59), "59 minutes ago"),
+    (timedelta(hours=1), "1 hour ago"),
+    (timedelta(hours=23), "23 hours ago"),
+    (timedelta(days=1), "1 day ago"),
+    (timedelta(days=29), "29 days ago"),
+    (timedelta(days=45), "1 month ago"),
+    (timedelta(days=364), "12 months ago"),
+    (timedelta(days=800), "2 years ago"),
+    (timedelta(minutes=-5), "just now"),
+])
+def test_relative_time_names_the_largest_unit(ago, said):
+    assert relative_time(NOW - ago, NOW) == said
+
+
+def test_list_shows_the_time_in_the_users_zone(responder_client, responder, reporter):
+    responder.time_zone = "Asia/Tokyo"
+    responder.save()
+    make_incident(reporter=reporter, created_at=datetime(2026, 1, 15, 9, 30, tzinfo=UTC))
+    page = responder_client.get(LIST).content.decode()
+    assert '<time datetime="2026-01-15T18:30:00+09:00">' in page
+    assert '<span class="absolute-time">15 Jan 2026, 18:30</span>' in page
+
+
+def test_a_former_responder_still_assigned_is_named(responder_client, reporter):
+    former = make_user(username="former", first_name="Fran", last_name="Former", is_staff=True)
+    make_incident(reporter=reporter, assignee=former)
+    responder_client.get(LIST)  # the names are cached with Fran as a responder
+    former.is_staff = False
+    former.save()
+    page = responder_client.get(LIST).content.decode()
+    assert '<span class="cell-label">Assignee: </span>Fran Former</td>' in page
+    assert f'<option value="{former.pk}">Fran Former</option>' not in page, "no longer offered as an assignee filter"
+
+
+def test_a_category_added_after_the_names_were_read_is_named(responder_client, reporter):
+    responder_client.get(LIST)
+    # Made without a signal, as if by another worker: this process's copy of the names lacks it.
+    (storage,) = Category.objects.bulk_create([Category(name="Storage")])
+    make_incident(reporter=reporter, category=storage)
+    assert '<span class="cell-label">Category: </span>Storage</td>' in responder_client.get(LIST).content.decode()
+
+
+def test_names_and_titles_are_escaped_in_tables_and_filters(responder_client, reporter):
+    payload = '<img src=x onerror="alert(1)">'
+    person = make_user(username="mallory", first_name=payload, is_staff=True)
+    make_incident(reporter=reporter, title=payload, assignee=person, category=make_category(name=payload))
+    make_incident(reporter=reporter, title=payload)  # unassigned: on the dashboard's queue
+    escaped = "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"
+    page = responder_client.get(LIST).content.decode()
+    assert payload not in page
+    assert page.count(escaped) >= 5, "title, category and assignee cells; category and assignee filter options"
+    dashboard = responder_client.get(reverse("dashboard")).content.decode()
+    assert payload not in dashboard and escaped in dashboard
+
+
+def test_filter_selects_mark_the_chosen_option_only(responder_client, reporter):
+    page = responder_client.get(LIST, {"status": "resolved", "sort": "severity"}).content.decode()
+    assert '<option value="resolved" selected>Resolved</option>' in page
+    assert '<option value="severity" selected>Most severe first</option>' in page
+    assert page.count(" selected>") == 2 + 3, "status and sort, plus the empty choice of the other three"
