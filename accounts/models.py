@@ -21,6 +21,15 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError("“%(value)s” is not a known time zone.", params={"value": value})
 
 
+# What names a person on a page (User.__str__ and incidents.names): the fields a list loads.
+PERSON_NAME_FIELDS = ("username", "first_name", "last_name")
+
+
+def name_fields(relation: str) -> list[str]:
+    """The fields to load through `relation` (a foreign key to a user) to name the person, for only()."""
+    return [f"{relation}__{field}" for field in PERSON_NAME_FIELDS]
+
+
 class User(AbstractUser):
     """
     The one user model of the product, swapped in from the first migration so that

@@ -10,6 +10,8 @@ from django.db.models.functions import Cast, Lower
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import name_fields
+
 from .search import SEARCH_CONFIG, tsquery_for
 from .workflow import Status
 
@@ -55,6 +57,17 @@ class IncidentQuerySet(models.QuerySet["Incident"]):
     def for_list(self) -> IncidentQuerySet:
         """With the related rows a page shows, and without the search document no page shows."""
         return self.select_related("category", "reporter", "assignee").defer("search_vector")
+
+    def for_detail(self) -> IncidentQuerySet:
+        """
+        The incident and its reporter's name, and nothing else: the detail page names the
+        category and assignee from incidents.names, and never shows the search document.
+        """
+        return self.select_related("reporter").only(
+            "title", "description", "category_id", "severity", "status", "assignee_id", "created_at", "updated_at",
+            "acknowledged_at", "resolved_at", "closed_at", "version",
+            *name_fields("reporter"),
+        )
 
     def for_table(self) -> IncidentQuerySet:
         """

@@ -19,6 +19,8 @@ from typing import Any, cast
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 
+from accounts.models import PERSON_NAME_FIELDS
+
 from .models import Category
 
 CACHE_KEY = "incident-names"
@@ -42,9 +44,7 @@ def person_label(username: str, first_name: str, last_name: str) -> str:
 
 
 def _read() -> Names:
-    responders = get_user_model().objects.filter(is_staff=True).order_by("username").values_list(
-        "pk", "username", "first_name", "last_name"
-    )
+    responders = get_user_model().objects.filter(is_staff=True).order_by("username").values_list("pk", *PERSON_NAME_FIELDS)
     return Names(
         categories=dict(Category.objects.order_by("name").values_list("pk", "name")),
         responders={pk: person_label(username, first, last) for pk, username, first, last in responders},
@@ -64,9 +64,10 @@ def forget_names(**kwargs: Any) -> None:
     cache.delete(CACHE_KEY)
 
 
-def _named(wanted: Iterable[int], known: dict[int, str], lookup: Callable[[set[int]], Iterable[tuple[int, str]]]
+def _named(ids: Iterable[int | None], known: dict[int, str], lookup: Callable[[set[int]], Iterable[tuple[int, str]]]
            ) -> dict[int, str]:
-    wanted = set(wanted)
+    """Labels for the ids (None, for an empty relation, is skipped): known ones, then the rest in one lookup."""
+    wanted = {pk for pk in ids if pk is not None}
     labels = {pk: known[pk] for pk in wanted if pk in known}
     missing = wanted - labels.keys()
     if missing:
@@ -74,20 +75,20 @@ def _named(wanted: Iterable[int], known: dict[int, str], lookup: Callable[[set[i
     return labels
 
 
-def categories_named(category_ids: Iterable[int]) -> dict[int, str]:
+def categories_named(category_ids: Iterable[int | None]) -> dict[int, str]:
     """Names for these categories: from the cache, and one query for any created since it was read."""
     return _named(category_ids, names().categories,
                   lambda missing: Category.objects.filter(pk__in=missing).values_list("pk", "name"))
 
 
-def people_named(user_ids: Iterable[int]) -> dict[int, str]:
+def people_named(user_ids: Iterable[int | None]) -> dict[int, str]:
     """
     Labels for these users: responders from the cache, anyone else (a former responder
     still assigned to old incidents, a responder added since the cache was read) in one
     query, whatever the number of rows.
     """
     def lookup(missing: set[int]) -> Iterable[tuple[int, str]]:
-        people = get_user_model().objects.filter(pk__in=missing).values_list("pk", "username", "first_name", "last_name")
+        people = get_user_model().objects.filter(pk__in=missing).values_list("pk", *PERSON_NAME_FIELDS)
         return ((pk, person_label(username, first, last)) for pk, username, first, last in people)
 
     return _named(user_ids, names().responders, lookup)

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import DetailView, FormView, TemplateView
 
-from accounts.models import User
+from accounts.models import User, name_fields
 from accounts.types import AuthenticatedHttpRequest, request_user
 from audit.models import Action, AuditLog
 from audit.services import audit_record
@@ -20,6 +20,7 @@ from . import dashboard, permissions
 from .export import csv_lines
 from .forms import SORT_ORDERS, CommentForm, IncidentEditForm, IncidentFilterForm, IncidentReportForm, TransitionForm
 from .models import Comment, Incident, IncidentQuerySet
+from .names import categories_named, people_named
 from .pagination import COUNT_CAP, InvalidCursor, bounded_count, keyset_page
 from .services import StaleIncidentError, comment_add, incident_create, incident_transition, incident_update
 from .workflow import transitions_from
@@ -177,16 +178,25 @@ class IncidentDetailView(VisibleIncidentMixin, DetailView):
     template_name = "incidents/incident_detail.html"
     context_object_name = "incident"
 
+    def get_queryset(self) -> IncidentQuerySet:
+        return Incident.objects.visible_to(self.user).for_detail()
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         incident, user = self.object, self.user
         context.update(
-            comments=Comment.objects.visible_to(user).filter(incident=incident).select_related("author"),
+            category_name=categories_named([incident.category_id]).get(incident.category_id),
+            assignee_name=people_named([incident.assignee_id]).get(incident.assignee_id),
+            comments=Comment.objects.visible_to(user).filter(incident=incident).select_related("author").only(
+                "incident_id", "body", "internal", "created_at", *name_fields("author"),
+            ),
             comment_form=kwargs.get("comment_form")
             or CommentForm(can_write_internal_note=permissions.can_write_internal_note(user)),
             transitions=transitions_from(incident.status) if permissions.can_transition(user, incident) else [],
             can_edit=permissions.can_edit(user, incident),
-            timeline=AuditLog.objects.for_incident(incident).visible_to(user),
+            timeline=AuditLog.objects.for_incident(incident).visible_to(user).only(
+                "created_at", "actor_username", "action", "changes"
+            ),
             can_take=permissions.can_triage(user) and incident.assignee_id != user.pk,
         )
         return context

@@ -519,6 +519,19 @@ def test_comment_errors_are_shown_next_to_the_field_with_400(reporter_client, re
     assert not incident.comments.exists()
 
 
+
+def test_the_comment_form_drawn_once_stays_right_for_each_reader_and_after_an_error(
+        reporter_client, responder_client, reporter):
+    incident = make_incident(reporter=reporter)
+    for _ in range(2):  # the second time, from the worker's kept markup
+        assert 'name="internal"' not in page_text(reporter_client.get(detail_url(incident)))
+        assert 'name="internal"' in page_text(responder_client.get(detail_url(incident)))
+    refused = reporter_client.post(reverse("incidents:comment", args=[incident.pk]), {"body": "<p> </p>"})
+    assert "Write something before posting." in page_text(refused)
+    again = page_text(reporter_client.get(detail_url(incident)))
+    assert "Write something before posting." not in again and 'id="id_body_error"' not in again
+
+
 # --- Workflow actions ------------------------------------------------------------------
 
 def test_workflow_action_success_is_announced(responder_client, reporter):
