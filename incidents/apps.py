@@ -8,10 +8,16 @@ class IncidentsConfig(AppConfig):
     verbose_name = "Incidents"
 
     def ready(self) -> None:
-        """A category or user saved or deleted anywhere (services, admin, shell) refreshes the names lists show."""
+        """
+        A category or user saved or deleted anywhere (services, admin, shell) refreshes
+        the names lists show; an incident or comment, the kept search results.
+        """
+        from .models import Category, Comment, Incident
         from .names import forget_names
-        from .models import Category
+        from .search import forget_search_results
 
-        for model in (Category, get_user_model()):
-            for event, signal in (("saved", post_save), ("deleted", post_delete)):
-                signal.connect(forget_names, sender=model, dispatch_uid=f"names:{model.__name__}:{event}")
+        receivers = ((forget_names, (Category, get_user_model())), (forget_search_results, (Incident, Comment)))
+        for receiver, models in receivers:
+            for model in models:
+                for event, signal in (("saved", post_save), ("deleted", post_delete)):
+                    signal.connect(receiver, sender=model, dispatch_uid=f"{receiver.__name__}:{model.__name__}:{event}")

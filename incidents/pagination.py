@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db.models import Field, Model, Q, QuerySet
 
 M = TypeVar("M", bound=Model)
@@ -144,7 +144,10 @@ def bounded_count(queryset: QuerySet[M], cap: int = COUNT_CAP) -> int:
     status) are the ones past the cap. A smaller count is always exact.
     """
     counted = queryset.order_by().values("pk")[: cap + 1]
-    statement, params = counted.query.sql_with_params()
+    try:
+        statement, params = counted.query.sql_with_params()
+    except EmptyResultSet:  # a query that can match nothing (QuerySet.none()) is never sent
+        return 0
     key = "over-cap:" + hashlib.sha256(repr((statement, params)).encode()).hexdigest()
     if cache.get(key):
         return cap + 1

@@ -34,6 +34,8 @@ from audit.models import Action
 from audit.services import audit_record
 
 from .models import Category, Comment, Incident, Severity
+from .names import forget_names
+from .search import forget_search_results
 from .workflow import Status
 
 HISTORY = timedelta(days=730)
@@ -350,6 +352,9 @@ def seed_incidents(plan: SeedPlan, *, progress: Callable[[int, int], None],
                 progress(done, plan.incidents)
             if first_load:
                 announce("Building indexes and checking foreign keys…")
+    # Bulk writes send no signals: what lists keep of names and search results is dropped here.
+    forget_names()
+    forget_search_results()
     if postgresql:
         announce("Updating the planner's statistics…")
         with connection.cursor() as cursor:

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import EmptyResultSet, PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
@@ -21,7 +22,8 @@ from .export import csv_lines
 from .forms import SORT_ORDERS, CommentForm, IncidentEditForm, IncidentFilterForm, IncidentReportForm, TransitionForm
 from .models import Comment, Incident, IncidentQuerySet
 from .names import categories_named, people_named
-from .pagination import COUNT_CAP, InvalidCursor, bounded_count, keyset_page
+from .pagination import COUNT_CAP, InvalidCursor, KeysetPage, bounded_count, keyset_page
+from .search import kept_results
 from .services import StaleIncidentError, comment_add, incident_create, incident_transition, incident_update
 from .workflow import transitions_from
 
@@ -110,22 +112,36 @@ class IncidentListView(VisibleIncidentMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         filter_form = IncidentFilterForm(self.request.GET)
-        incidents = filter_incidents(Incident.objects.visible_to(self.user).for_table(), filter_form.valid_filters(),
-                                     self.user)
+        filters = filter_form.valid_filters()
+        incidents = filter_incidents(Incident.objects.visible_to(self.user).for_table(), filters, self.user)
+        after, before = self.request.GET.get("after", ""), self.request.GET.get("before", "")
         try:
-            page = keyset_page(incidents, size=self.page_size, after=self.request.GET.get("after", ""),
-                               before=self.request.GET.get("before", ""))
+            find = self.search_page_and_total if "q" in filters else self.page_and_total
+            page, total = find(incidents, after, before)
         except InvalidCursor:
             messages.info(self.request, "That page link is out of date; here is the first page.")
-            page = keyset_page(incidents, size=self.page_size)
+            page, total = self.page_and_total(incidents, "", "")
         query = self.request.GET.copy()
         for name in ("after", "before"):
             query.pop(name, None)
         context.update(
             filter_form=filter_form, incidents=page.rows, page=page, query_string=query.urlencode(),
-            total=bounded_count(incidents), count_cap=COUNT_CAP,
+            total=total, count_cap=COUNT_CAP,
         )
         return context
+
+    def page_and_total(self, incidents: IncidentQuerySet, after: str, before: str) -> tuple[KeysetPage[Incident], int]:
+        return keyset_page(incidents, size=self.page_size, after=after, before=before), bounded_count(incidents)
+
+    def search_page_and_total(self, incidents: IncidentQuerySet, after: str, before: str
+                              ) -> tuple[KeysetPage[Incident], int]:
+        """A search's page and count, kept until the next write (incidents/search.py)."""
+        try:
+            statement = incidents.query.sql_with_params()
+        except EmptyResultSet:  # the text held no word: there is nothing to search, or to keep
+            return self.page_and_total(incidents, after, before)
+        return kept_results((*statement, after, before, self.page_size),
+                            partial(self.page_and_total, incidents, after, before))
 
 
 class IncidentExportView(VisibleIncidentMixin, View):

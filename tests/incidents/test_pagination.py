@@ -121,3 +121,8 @@ def test_a_count_past_the_cap_is_remembered_and_a_smaller_one_never_is(reporter,
     assert bounded_count(small, cap=10) == 2
     make_incident(reporter=reporter, title="Incident 1")
     assert bounded_count(small, cap=10) == 3, "a count under the cap is counted again on every page"
+
+
+def test_a_query_that_can_match_nothing_counts_zero_without_asking_the_database(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert bounded_count(Incident.objects.none()) == 0

@@ -101,3 +101,40 @@ def test_the_search_box_shows_what_was_typed_escaped(reporter_client):
     assert response.status_code == 200
     assert 'value="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in page
     assert "<script>alert(1)" not in page
+
+
+@pytest.mark.django_db
+def test_kept_search_results_follow_every_committed_write(
+        responder_client, reporter, responder, django_capture_on_commit_callbacks):
+    search = {"q": "payroll"}
+    with django_capture_on_commit_callbacks(execute=True):
+        first = make_incident(reporter=reporter, title="Payroll login fails")
+    assert titles(responder_client.get(reverse("incidents:list"), search)) == ["Payroll login fails"]
+    with django_capture_on_commit_callbacks(execute=True):
+        make_incident(reporter=reporter, title="Payroll export broken")
+    assert titles(responder_client.get(reverse("incidents:list"), search)) == [
+        "Payroll export broken", "Payroll login fails"]
+    with django_capture_on_commit_callbacks(execute=True):
+        incident_update(first, actor=responder, expected_version=first.version, title="Login fails")
+    page = responder_client.get(reverse("incidents:list"), search)
+    assert titles(page) == ["Payroll export broken"]
+    assert "1 incident match the filters" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_kept_search_page_is_never_shown_to_someone_who_may_not_see_it(
+        responder_client, reporter_client, reporter, other_reporter):
+    make_incident(reporter=other_reporter, title="Payroll export broken")
+    assert titles(responder_client.get(reverse("incidents:list"), {"q": "payroll"})) == ["Payroll export broken"]
+    assert titles(reporter_client.get(reverse("incidents:list"), {"q": "payroll"})) == []
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db
+def test_kept_search_results_follow_a_new_comment(
+        responder_client, reporter, responder, django_capture_on_commit_callbacks):
+    incident = make_incident(reporter=reporter, title="Printer jammed")
+    assert titles(responder_client.get(reverse("incidents:list"), {"q": "toner"})) == []
+    with django_capture_on_commit_callbacks(execute=True):
+        comment_add(incident, author=responder, body="<p>Replaced the toner.</p>", internal=False)
+    assert titles(responder_client.get(reverse("incidents:list"), {"q": "toner"})) == ["Printer jammed"]

@@ -519,7 +519,6 @@ def test_comment_errors_are_shown_next_to_the_field_with_400(reporter_client, re
     assert not incident.comments.exists()
 
 
-
 def test_the_comment_form_drawn_once_stays_right_for_each_reader_and_after_an_error(
         reporter_client, responder_client, reporter):
     incident = make_incident(reporter=reporter)
