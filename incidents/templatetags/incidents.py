@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any, Iterable
 
@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import get_text_list
 
-from incidents.models import Incident
+from incidents.models import Incident, Severity
 from incidents.names import categories_named, people_named
 from incidents.sanitize import clean_rich_text
 from incidents.workflow import Status
@@ -99,16 +99,27 @@ def duration(value: timedelta | None) -> str:
     return f"{minutes} min"
 
 
+# The badges' markup per value, escaped once: the list draws two badges on every row.
+SEVERITY_BADGES = {
+    value: mark_safe(f'<span class="badge severity-{value}"><span class="visually-hidden">Severity </span>'
+                     f'{html.escape(str(label))}</span>')
+    for value, label in Severity.choices
+}
+STATUS_BADGES = {
+    value: mark_safe(f'<span class="badge status-{value}"><span class="visually-hidden">Status </span>'
+                     f'{html.escape(str(label))}</span>')
+    for value, label in Status.choices
+}
+
+
 @register.simple_tag
 def severity_badge(incident: Incident) -> SafeString:
-    return mark_safe(f'<span class="badge severity-{int(incident.severity)}"><span class="visually-hidden">Severity '
-                     f'</span>{html.escape(incident.get_severity_display())}</span>')
+    return SEVERITY_BADGES[incident.severity]
 
 
 @register.simple_tag
 def status_badge(incident: Incident) -> SafeString:
-    return mark_safe(f'<span class="badge status-{html.escape(incident.status)}"><span class="visually-hidden">Status '
-                     f'</span>{html.escape(incident.get_status_display())}</span>')
+    return STATUS_BADGES[incident.status]
 
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -138,10 +149,14 @@ def moment(value: datetime | None) -> str:
     hover. Formatted here in plain Python: the list draws it on every row, and Django's
     naturaltime and date formats cost more than the rest of the row together.
     """
+    return _moment(value, now=timezone.now(), zone=timezone.get_current_timezone())
+
+
+def _moment(value: datetime | None, *, now: datetime, zone: tzinfo) -> str:
     if not value:
         return "–"
-    local = timezone.localtime(value)
-    return mark_safe(f'<time datetime="{local.isoformat()}">{relative_time(value, timezone.now())}</time> '
+    local = value.astimezone(zone)
+    return mark_safe(f'<time datetime="{local.isoformat()}">{relative_time(value, now)}</time> '
                      f'<span class="absolute-time">{absolute_time(local)}</span>')
 
 
@@ -165,6 +180,7 @@ def incident_table(incidents: Iterable[Incident], caption: str, show_updated: bo
     incidents = list(incidents)
     categories = categories_named(incident.category_id for incident in incidents)
     assignees = people_named(incident.assignee_id for incident in incidents)
+    now, zone = timezone.now(), timezone.get_current_timezone()
     rows = []
     for incident in incidents:
         category = html.escape(categories[incident.category_id]) if incident.category_id else "—"
@@ -174,12 +190,12 @@ def incident_table(incidents: Iterable[Incident], caption: str, show_updated: bo
             f'        <td class="cell-id">{int(incident.pk)}</td>\n'
             f'        <td class="cell-title"><a href="{detail_url.replace(placeholder, str(int(incident.pk)))}">'
             f'{html.escape(incident.title)}</a></td>\n'
-            f'        <td>{severity_badge(incident)}</td>\n'
-            f'        <td>{status_badge(incident)}</td>\n'
+            f'        <td>{SEVERITY_BADGES[incident.severity]}</td>\n'
+            f'        <td>{STATUS_BADGES[incident.status]}</td>\n'
             f'        <td><span class="cell-label">Category: </span>{category}</td>\n'
             f'        <td><span class="cell-label">Assignee: </span>{assignee}</td>\n'
             f'        <td class="cell-time"><span class="cell-label">{time_label} </span>'
-            f'{moment(incident.updated_at if show_updated else incident.created_at)}</td>\n'
+            f'{_moment(incident.updated_at if show_updated else incident.created_at, now=now, zone=zone)}</td>\n'
             f'      </tr>\n    '
         )
     caption = html.escape(caption)
