@@ -8,13 +8,16 @@ and shared (staff_figures).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from operator import attrgetter
 from dataclasses import dataclass
 from functools import partial
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, QuerySet
+from django.db import connection
+from django.db.models import Avg, CharField, Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Value
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
@@ -196,3 +199,23 @@ def staff_figures(incidents: QuerySet[Incident], *, now: datetime) -> dict[str, 
         **{name: SimpleLazyObject(partial(figures.__getitem__, name)) for name in ("grid", "response_times", "chart")},
         "figures_key": key, "figures_seconds": FIGURES_CACHE_SECONDS,
     }
+
+
+def first_rows(queues: Mapping[str, QuerySet[Incident]], count: int) -> dict[str, list[Incident]]:
+    """
+    The first `count` rows of each named queue, each in its own order. On PostgreSQL all
+    of them come back in one round trip: a UNION ALL of the ordered, limited queries,
+    re-sorted here by each queue's ordering, since a union promises no order of its
+    own. SQLite cannot order the parts of a union, so there each queue is its own query.
+    """
+    if not connection.features.supports_slicing_ordering_in_compound:
+        return {name: list(queue[:count]) for name, queue in queues.items()}
+    parts = [queue.annotate(queue=Value(name, output_field=CharField()))[:count] for name, queue in queues.items()]
+    found: dict[str, list[Incident]] = {name: [] for name in queues}
+    for row in parts[0].union(*parts[1:], all=True):
+        found[row.queue].append(row)
+    for name, rows in found.items():
+        ordering = queues[name].query.order_by or Incident._meta.ordering or ()
+        for field in reversed([str(item) for item in ordering]):  # stable sorts, last key first
+            rows.sort(key=attrgetter(field.lstrip("-")), reverse=field.startswith("-"))
+    return found

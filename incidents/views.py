@@ -83,19 +83,18 @@ class DashboardView(LoginRequiredMixin, TemplateView):
         visible = Incident.objects.visible_to(user)
         rows = visible.for_table()
         unresolved = rows.filter(status__in=dashboard.UNRESOLVED)
-        context.update(
-            my_open=unresolved.filter(reporter=user)[: self.list_size],
-            recently_updated=rows.filter(reporter=user).order_by("-updated_at", "-id")[: self.list_size],
-        )
+        queues = {
+            "my_open": unresolved.filter(reporter=user),
+            "recently_updated": rows.filter(reporter=user).order_by("-updated_at", "-id"),
+        }
         if user.is_staff:
-            now = timezone.localtime()
             by_urgency = ("severity", "created_at", "id")
-            context.update(
-                unassigned=unresolved.filter(assignee__isnull=True).order_by(*by_urgency)[: self.list_size],
-                my_queue=unresolved.filter(assignee=user).order_by(*by_urgency)[: self.list_size],
-                **dashboard.staff_figures(visible, now=now),
-                window_days=dashboard.WINDOW_DAYS,
+            queues.update(
+                unassigned=unresolved.filter(assignee__isnull=True).order_by(*by_urgency),
+                my_queue=unresolved.filter(assignee=user).order_by(*by_urgency),
             )
+            context.update(**dashboard.staff_figures(visible, now=timezone.localtime()), window_days=dashboard.WINDOW_DAYS)
+        context.update(dashboard.first_rows(queues, self.list_size))
         return context
 
 

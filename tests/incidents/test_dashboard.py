@@ -113,6 +113,25 @@ def test_responder_dashboard_shows_queues_figures_and_chart(responder_client, re
     assert "My open reports" not in page
 
 
+def test_each_queue_keeps_its_own_order_and_only_its_first_five(responder_client, responder):
+    """One round trip on PostgreSQL, one query per queue on SQLite: the same rows, in the same order."""
+    start = timezone.now() - timedelta(days=10)
+    for number in range(12):
+        make_incident(reporter=responder, title=f"Incident {number}", severity=Severity.values[number % 4],
+                      assignee=responder if number % 3 == 0 else None, created_at=start + timedelta(hours=number),
+                      updated_at=start + timedelta(hours=30 - number))
+    context = responder_client.get(reverse("dashboard")).context
+    by_urgency = Incident.objects.order_by("severity", "created_at", "id")
+    expected = {
+        "my_open": Incident.objects.order_by("-created_at", "-id"),
+        "recently_updated": Incident.objects.order_by("-updated_at", "-id"),
+        "unassigned": by_urgency.filter(assignee__isnull=True),
+        "my_queue": by_urgency.filter(assignee=responder),
+    }
+    for queue, ordered in expected.items():
+        assert [row.title for row in context[queue]] == [row.title for row in ordered[:5]], queue
+
+
 def test_dashboard_queries_do_not_grow_with_rows(responder_client, reporter, responder, django_assert_max_num_queries):
     for number in range(30):
         make_incident(reporter=reporter, title=f"Incident {number}", assignee=responder if number % 2 else None)
