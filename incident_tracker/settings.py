@@ -97,6 +97,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "incident_tracker.context_processors.version",
+                "incident_tracker.context_processors.navigation",
             ],
         },
     },

@@ -11,10 +11,10 @@ remembers for a minute that it did.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db.models import Field, Model, Q, QuerySet
 
@@ -136,22 +136,30 @@ def keyset_page(queryset: QuerySet[M], *, size: int, after: str = "", before: st
     )
 
 
+# What each worker remembers of counts past the cap: statement key -> when to count again.
+_over_cap_until: dict[str, float] = {}
+OVER_CAP_REMEMBERED = 500
+
+
 def bounded_count(queryset: QuerySet[M], cap: int = COUNT_CAP) -> int:
     """
     How many rows `queryset` has, counting no further than cap + 1. A count past the cap
-    is remembered for OVER_CAP_SECONDS, keyed by the exact query: "more than 1,000" stays
-    true for that long in all but rare cases, and the busiest lists (everything, a common
-    status) are the ones past the cap. A smaller count is always exact.
+    is remembered by the worker for OVER_CAP_SECONDS, keyed by the exact query: "more
+    than 1,000" stays true for that long in all but rare cases, and the busiest lists
+    (everything, a common status) are the ones past the cap. A smaller count is always
+    exact.
     """
     counted = queryset.order_by().values("pk")[: cap + 1]
     try:
         statement, params = counted.query.sql_with_params()
     except EmptyResultSet:  # a query that can match nothing (QuerySet.none()) is never sent
         return 0
-    key = "over-cap:" + hashlib.sha256(repr((statement, params)).encode()).hexdigest()
-    if cache.get(key):
+    key = hashlib.sha256(repr((statement, params)).encode()).hexdigest()
+    if _over_cap_until.get(key, 0.0) > time.monotonic():
         return cap + 1
     count = counted.count()
     if count > cap:
-        cache.set(key, True, OVER_CAP_SECONDS)
+        if len(_over_cap_until) >= OVER_CAP_REMEMBERED:
+            _over_cap_until.clear()
+        _over_cap_until[key] = time.monotonic() + OVER_CAP_SECONDS
     return count
