@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import DetailView, FormView, TemplateView
 
-from accounts.models import User, name_fields
+from accounts.models import User
 from accounts.types import AuthenticatedHttpRequest, request_user
 from audit.models import Action, AuditLog
 from audit.services import audit_record
@@ -199,12 +199,16 @@ class IncidentDetailView(VisibleIncidentMixin, DetailView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         incident, user = self.object, self.user
+        comments = list(Comment.objects.visible_to(user).filter(incident=incident).only(
+            "incident_id", "author_id", "body", "internal", "created_at"
+        ))
+        # Comments come from the reporter and responders: named without a query, as a rule.
+        authors = {incident.reporter_id: str(incident.reporter),
+                   **people_named(comment.author_id for comment in comments if comment.author_id != incident.reporter_id)}
         context.update(
             category_name=categories_named([incident.category_id]).get(incident.category_id),
             assignee_name=people_named([incident.assignee_id]).get(incident.assignee_id),
-            comments=Comment.objects.visible_to(user).filter(incident=incident).select_related("author").only(
-                "incident_id", "body", "internal", "created_at", *name_fields("author"),
-            ),
+            comments=[(comment, authors[comment.author_id]) for comment in comments],
             comment_form=kwargs.get("comment_form")
             or CommentForm(can_write_internal_note=permissions.can_write_internal_note(user)),
             transitions=transitions_from(incident.status) if permissions.can_transition(user, incident) else [],

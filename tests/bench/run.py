@@ -11,7 +11,8 @@ The load benchmark behind `make bench` (docs/performance.md).
 3. Signs in as a responder through the real two-step sign-in, with a code computed from
    the responder's authenticator secret.
 4. For each page, runs a closed loop: CLIENTS concurrent clients, each sending its next
-   request when the previous answer has been read, for a bounded time and count.
+   request when the previous answer has been read, for a bounded time and count; in
+   rounds over all the pages, so that the floor and the pages share the machine's drift.
 5. Prints, per page, requests per second, latency percentiles, queries per request and
    the ratio to the floor measured in the same run; then the seed time and the workers'
    peak memory (VmHWM from /proc).
@@ -269,15 +270,17 @@ class ClosedLoop:
             self.record(path, response.status, time.perf_counter() - started, queries)
 
 
-def drive(port: int, cookies: dict[str, str], page: Page, paths: list[str], *, duration: float, limit: int) -> Result:
-    """Warm up (a few unmeasured requests per client), then measure for `duration` seconds or `limit` requests."""
-    ClosedLoop(port, cookies, paths, count=page.clients * 3, until=time.monotonic() + 60, result=None).run(page.clients)
-    result = Result(page)
+def drive(port: int, cookies: dict[str, str], result: Result, paths: list[str], *, duration: float, limit: int) -> None:
+    """
+    Warm up (a few unmeasured requests per client), then measure for `duration` seconds
+    or `limit` requests, adding to `result` (a page is measured in several rounds).
+    """
+    clients = result.page.clients
+    ClosedLoop(port, cookies, paths, count=clients * 3, until=time.monotonic() + 60, result=None).run(clients)
     started = time.monotonic()
-    ClosedLoop(port, cookies, paths, count=limit, until=started + duration, result=result).run(page.clients)
-    result.elapsed = time.monotonic() - started
+    ClosedLoop(port, cookies, paths, count=limit, until=started + duration, result=result).run(clients)
+    result.elapsed += time.monotonic() - started
     result.load = Path("/proc/loadavg").read_text().split()[0]
-    return result
 
 
 # --- gunicorn ------------------------------------------------------------------------
@@ -366,6 +369,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", "8300")))
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per page (default 10)")
     parser.add_argument("--limit", type=int, default=5000, help="most requests measured per page (default 5000)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rounds over all pages, each measuring a page for duration / rounds (default 5)")
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", ""),
                         help="cache and sessions in Redis, as production with REDIS_URL")
     options = parser.parse_args()
@@ -398,12 +403,17 @@ def main() -> None:
 
         django.setup()
         cookies = sign_in(options.port, password, totp_key)
-        results = []
-        for page in pages:
-            paths = [f"/incidents/{pk}/" for pk in detail_ids] if page.name == "detail" else [page.path]
-            limit = max(20, options.limit // 100) if page.clients == EXPORT_CLIENTS else options.limit
-            log(f"Measuring {page.name}…")
-            results.append(drive(options.port, cookies, page, paths, duration=options.duration, limit=limit))
+        results = [Result(page) for page in pages]
+        # Round after round of every page, so that a machine whose speed drifts during the
+        # run (other tenants of a virtual machine) slows the floor and the pages alike.
+        for round_number in range(1, options.rounds + 1):
+            log(f"Round {round_number} of {options.rounds}…")
+            for result in results:
+                page = result.page
+                paths = [f"/incidents/{pk}/" for pk in detail_ids] if page.name == "detail" else [page.path]
+                limit = max(20, options.limit // 100) if page.clients == EXPORT_CLIENTS else options.limit
+                drive(options.port, cookies, result, paths, duration=options.duration / options.rounds,
+                      limit=max(1, limit // options.rounds))
         memory = [peak_memory_mb(pid) for pid in worker_pids(server.pid)]
     finally:
         server.send_signal(signal.SIGTERM)

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from incidents.models import Category
 from incidents.templatetags.incidents import relative_time
-from tests.factories import make_category, make_incident, make_user
+from tests.factories import make_category, make_comment, make_incident, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -80,3 +80,16 @@ def test_filter_selects_mark_the_chosen_option_only(responder_client, reporter):
     assert '<option value="resolved" selected>Resolved</option>' in page
     assert '<option value="severity" selected>Most severe first</option>' in page
     assert page.count(" selected>") == 2 + 3, "status and sort, plus the empty choice of the other three"
+
+
+def test_detail_names_every_comment_author(responder_client, reporter, responder):
+    incident = make_incident(reporter=reporter)
+    former = make_user(username="former", first_name="Fran", last_name="Former", is_staff=True)
+    helper = make_user(username="helper", first_name="Hana", last_name="Helper", is_staff=True)
+    for author in (reporter, former, helper):
+        make_comment(incident=incident, author=author, body=f"<p>From {author.username}</p>")
+    former.is_staff = False
+    former.save()
+    page = responder_client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+    for name in ("reporter", "Fran Former", "Hana Helper"):
+        assert f"<header><strong>{name}</strong>" in page
