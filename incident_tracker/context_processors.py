@@ -25,8 +25,8 @@ def _navigation(prefix: str, urlconf: str | None) -> dict[str, str]:
 
 def navigation(request: HttpRequest) -> dict[str, dict[str, str]]:
     """
-    The header's addresses, `nav.incidents_list` and so on, reversed once per worker
-    (per URL prefix and configuration) rather than on every page: they never change
-    while it runs, and the header draws seven of them.
+    The addresses the header links to, `nav.incidents_list` and so on (pages use them
+    too), reversed once per worker, URL prefix and configuration rather than on every
+    page: they never change while it runs, and the header alone draws seven.
     """
     return {"nav": _navigation(get_script_prefix(), get_urlconf())}

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import html
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.forms.utils import flatatt
@@ -129,6 +129,9 @@ class QuickTextInput(forms.TextInput):
                            flatatt(widget["attrs"]))
 
 
+_unfiltered_fields: dict[str, Any] = {"names": None, "markup": ""}
+
+
 class IncidentFilterForm(forms.Form):
     """
     The list's query parameters. Every value is checked against an allowlist; an
@@ -163,13 +166,26 @@ class IncidentFilterForm(forms.Form):
                                   *((str(pk), label) for pk, label in shown.responders.items())]
 
     def as_filter_fields(self) -> SafeString:
-        """Each field with its label, formatted here rather than through a template per label and widget."""
-        return format_html_join(
+        """
+        Each field with its label, formatted here rather than through a template per label
+        and widget. With no filter chosen (the list as first opened) the fields read the
+        same for everyone until a category or responder changes: that markup is kept, with
+        the names it was drawn from.
+        """
+        shown = names()
+        if not self.data and _unfiltered_fields["names"] is shown:
+            return cast(SafeString, _unfiltered_fields["markup"])
+        markup = format_html_join(
             "\n", '<div class="field field-{}"><label for="{}">{}{}</label> {}</div>',
             ((field.name, field.id_for_label, field.label, self.label_suffix, field.as_widget()) for field in self),
         )
+        if not self.data:
+            _unfiltered_fields.update(names=shown, markup=markup)
+        return markup
 
     def valid_filters(self) -> dict[str, Any]:
         """The cleaned value of each field that passed validation; the rest are ignored."""
+        if not self.data:
+            return {}
         self.is_valid()
         return {name: value for name, value in self.cleaned_data.items() if value not in (None, "")}
