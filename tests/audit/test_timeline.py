@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -104,3 +106,13 @@ def test_history_written_before_a_field_or_status_was_retired_still_reads():
     assert changed_fields({"title": [], "priority": []}) == "title and priority"
     assert status_label("on_hold") == "on_hold"
     assert status_label("in_progress") == "In progress"
+
+
+def test_timeline_times_read_like_the_rest_of_the_page(responder_client, responder, worked_incident):
+    responder.time_zone = "Europe/Paris"
+    responder.save()
+    first = AuditLog.objects.for_incident(worked_incident).first()
+    local = first.created_at.astimezone(ZoneInfo("Europe/Paris"))
+    timeline = timeline_of(responder_client, worked_incident)
+    assert f'<time datetime="{local.isoformat()}">just now</time>' in timeline
+    assert f'<span class="absolute-time">{local.day} {local:%b %Y, %H:%M}</span>' in timeline
