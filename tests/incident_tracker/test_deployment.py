@@ -1,6 +1,7 @@
 """The deployment files and the environment-driven production settings, as a platform reads them."""
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -90,6 +91,16 @@ def test_gunicorn_config_fits_render(web, monkeypatch):
     assert config["max_requests"] > 0 and config["max_requests_jitter"] > 0
     assert "%(M)s" in config["access_log_format"] and "x-request-id" in config["access_log_format"]
     assert not os.path.exists(os.environ["PROMETHEUS_MULTIPROC_DIR"])  # removed again on exit
+
+
+def test_a_started_worker_keeps_its_start_up_objects_out_of_the_collectors_way():
+    config = runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))
+    try:
+        config["post_worker_init"](None)
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
+        config["on_exit"](None)
 
 
 PRODUCTION_ENV = {
