@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import html
 import uuid
-from typing import Any, cast
+from typing import Any
 
 from django import forms
 from django.forms.utils import flatatt
@@ -129,7 +129,9 @@ class QuickTextInput(forms.TextInput):
                            flatatt(widget["attrs"]))
 
 
-_unfiltered_fields: dict[str, Any] = {"names": None, "markup": ""}
+# The filter fields' markup a worker keeps: by the values chosen, for the names it was drawn with.
+_filter_markup: dict[str, Any] = {"names": None, "by_values": {}}
+FILTER_MARKUP_KEPT = 256
 
 
 class IncidentFilterForm(forms.Form):
@@ -168,20 +170,24 @@ class IncidentFilterForm(forms.Form):
     def as_filter_fields(self) -> SafeString:
         """
         Each field with its label, formatted here rather than through a template per label
-        and widget. With no filter chosen (the list as first opened) the fields read the
-        same for everyone until a category or responder changes: that markup is kept, with
-        the names it was drawn from.
+        and widget. The markup depends only on the names offered and the values chosen,
+        so the worker keeps the last few hundred it drew, until a category or responder
+        changes: most requests are the list as first opened or one of a few common filters.
         """
         shown = names()
-        if not self.data and _unfiltered_fields["names"] is shown:
-            return cast(SafeString, _unfiltered_fields["markup"])
-        markup = format_html_join(
-            "\n", '<div class="field field-{}"><label for="{}">{}{}</label> {}</div>',
-            ((field.name, field.id_for_label, field.label, self.label_suffix, field.as_widget()) for field in self),
-        )
-        if not self.data:
-            _unfiltered_fields.update(names=shown, markup=markup)
-        return markup
+        if _filter_markup["names"] is not shown:
+            _filter_markup.update(names=shown, by_values={})
+        by_values: dict[tuple[str, ...], SafeString] = _filter_markup["by_values"]
+        # What each widget shows: the submitted value of its field (Select and TextInput read one).
+        values = tuple(str(self.data.get(name, "")) for name in self.fields)
+        if values not in by_values:
+            if len(by_values) >= FILTER_MARKUP_KEPT:
+                by_values.clear()
+            by_values[values] = format_html_join(
+                "\n", '<div class="field field-{}"><label for="{}">{}{}</label> {}</div>',
+                ((field.name, field.id_for_label, field.label, self.label_suffix, field.as_widget()) for field in self),
+            )
+        return by_values[values]
 
     def valid_filters(self) -> dict[str, Any]:
         """The cleaned value of each field that passed validation; the rest are ignored."""

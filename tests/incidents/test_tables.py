@@ -93,3 +93,12 @@ def test_detail_names_every_comment_author(responder_client, reporter, responder
     page = responder_client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
     for name in ("reporter", "Fran Former", "Hana Helper"):
         assert f"<header><strong>{name}</strong>" in page
+
+
+def test_filter_fields_show_each_requests_own_choices(responder_client):
+    for status, sort in [("open", "oldest"), ("resolved", "severity"), ("open", "oldest"), ("", "")]:
+        page = responder_client.get(LIST, {"status": status, "sort": sort, "q": f"{status}<b>"}).content.decode()
+        for value in ("open", "resolved", "oldest", "severity"):
+            chosen = f'<option value="{value}" selected>' in page
+            assert chosen == (value in (status, sort)), (status, sort, value)
+        assert f'name="q" value="{status}&lt;b&gt;"' in page
