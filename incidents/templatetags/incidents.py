@@ -9,7 +9,7 @@ from typing import Any, Iterable
 import bleach
 from django import forms, template
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import get_text_list
@@ -161,8 +161,24 @@ def _moment(value: datetime | None, *, now: datetime, zone: tzinfo) -> str:
 
 
 UNASSIGNED = '<span class="muted">Unassigned</span>'
-# A stand-in primary key: the detail address is reversed once per table, then each row's key replaces it.
+# A stand-in primary key: an incident address is reversed once per worker, then each incident's key replaces it.
 URL_PLACEHOLDER_PK = 987654321
+
+
+@lru_cache(maxsize=64)
+def _address_pattern(name: str, extra: tuple[str, ...], prefix: str, urlconf: str | None) -> str:
+    return reverse(name, args=[URL_PLACEHOLDER_PK, *extra], urlconf=urlconf)
+
+
+@register.simple_tag
+def incident_url(name: str, pk: int, *extra: str) -> str:
+    """
+    `{% url name pk extra... %}` for the addresses of one incident, which pages draw
+    many of (a table row each, a form per action): reversed once per worker, URL prefix
+    and configuration, then filled with the incident's key.
+    """
+    pattern = _address_pattern(name, tuple(str(part) for part in extra), get_script_prefix(), get_urlconf())
+    return pattern.replace(str(URL_PLACEHOLDER_PK), str(int(pk)))
 
 
 @register.simple_tag
@@ -174,8 +190,6 @@ def incident_table(incidents: Iterable[Incident], caption: str, show_updated: bo
     (docs/performance.md). Every text a user wrote (title, category, assignee, caption)
     is escaped here; the rest are numbers, stored choices and our own markup.
     """
-    detail_url = reverse("incidents:detail", args=[URL_PLACEHOLDER_PK])
-    placeholder = str(URL_PLACEHOLDER_PK)
     time_label = "Updated" if show_updated else "Reported"
     incidents = list(incidents)
     categories = categories_named(incident.category_id for incident in incidents)
@@ -188,7 +202,7 @@ def incident_table(incidents: Iterable[Incident], caption: str, show_updated: bo
         rows.append(
             f'\n      <tr>\n'
             f'        <td class="cell-id">{int(incident.pk)}</td>\n'
-            f'        <td class="cell-title"><a href="{detail_url.replace(placeholder, str(int(incident.pk)))}">'
+            f'        <td class="cell-title"><a href="{incident_url("incidents:detail", incident.pk)}">'
             f'{html.escape(incident.title)}</a></td>\n'
             f'        <td>{SEVERITY_BADGES[incident.severity]}</td>\n'
             f'        <td>{STATUS_BADGES[incident.status]}</td>\n'
