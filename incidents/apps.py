@@ -10,13 +10,13 @@ class IncidentsConfig(AppConfig):
     def ready(self) -> None:
         """
         A category or user saved or deleted anywhere (services, admin, shell) refreshes
-        the names lists show; an incident or comment, the kept search results.
+        the names lists show; an incident or comment, the results kept until a write.
         """
         from .models import Category, Comment, Incident
         from .names import forget_names
-        from .search import forget_search_results
+        from .kept import forget_kept_results
 
-        receivers = ((forget_names, (Category, get_user_model())), (forget_search_results, (Incident, Comment)))
+        receivers = ((forget_names, (Category, get_user_model())), (forget_kept_results, (Incident, Comment)))
         for receiver, models in receivers:
             for model in models:
                 for event, signal in (("saved", post_save), ("deleted", post_delete)):

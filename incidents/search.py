@@ -20,21 +20,12 @@ title and description.
 
 Ranking every match is the dearest read the product makes (tens of milliseconds for a
 common word over a million incidents), and people repeat searches: everyone looks for
-"VPN" while the VPN is down. So a page of search results, with its count, is kept in
-the cache under a generation token, and every committed write to an incident or a
-comment (incidents.apps), and every bulk load, replaces the token: a kept page is
-never older than the last write, and is gone after RESULTS_SECONDS in any case.
+"VPN" while the VPN is down. So the list keeps a page of search results, with its
+count, until the next write (incidents/kept.py).
 """
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
-
-from django.core.cache import cache
-from django.db import transaction
 
 SEARCH_CONFIG = "english"
 # More words than this add little to a search and only cost time.
@@ -52,31 +43,3 @@ def tsquery_for(text: str) -> str | None:
     if not words:
         return None
     return " & ".join([*(f"'{word}'" for word in words[:-1]), f"'{words[-1]}':*"])
-
-
-RESULTS_SECONDS = 300
-GENERATION_KEY = "search-results-generation"
-T = TypeVar("T")
-
-
-def _generation() -> str:
-    generation = cache.get(GENERATION_KEY)
-    if generation is None:
-        cache.add(GENERATION_KEY, secrets.token_hex(8), None)
-        generation = cache.get(GENERATION_KEY)
-    return str(generation)
-
-
-def forget_search_results(**kwargs: Any) -> None:
-    """
-    Receiver for a saved or deleted incident or comment, also called after a bulk load.
-    The token is replaced once the write commits: a search that ran before then and
-    kept its page did so under the old token, which no later search reads.
-    """
-    transaction.on_commit(lambda: cache.set(GENERATION_KEY, secrets.token_hex(8), None))
-
-
-def kept_results(identity: Any, compute: Callable[[], T]) -> T:
-    """compute()'s result for the search `identity` (its query and page), from the cache while no write came since."""
-    key = "search-results:" + hashlib.sha256(repr((_generation(), identity)).encode()).hexdigest()
-    return cast(T, cache.get_or_set(key, compute, RESULTS_SECONDS))

@@ -34,8 +34,8 @@ from audit.models import Action
 from audit.services import audit_record
 
 from .models import Category, Comment, Incident, Severity
+from .kept import forget_kept_results
 from .names import forget_names
-from .search import forget_search_results
 from .workflow import Status
 
 HISTORY = timedelta(days=730)
@@ -354,7 +354,7 @@ def seed_incidents(plan: SeedPlan, *, progress: Callable[[int, int], None],
                 announce("Building indexes and checking foreign keys…")
     # Bulk writes send no signals: what lists keep of names and search results is dropped here.
     forget_names()
-    forget_search_results()
+    forget_kept_results()
     if postgresql:
         announce("Updating the planner's statistics…")
         with connection.cursor() as cursor:

@@ -21,9 +21,9 @@ from . import dashboard, permissions
 from .export import csv_lines
 from .forms import SORT_ORDERS, CommentForm, IncidentEditForm, IncidentFilterForm, IncidentReportForm, TransitionForm
 from .models import Comment, Incident, IncidentQuerySet
+from .kept import kept_results
 from .names import categories_named, people_named
 from .pagination import COUNT_CAP, InvalidCursor, KeysetPage, bounded_count, keyset_page
-from .search import kept_results
 from .services import StaleIncidentError, comment_add, incident_create, incident_transition, incident_update
 from .workflow import transitions_from
 
@@ -80,8 +80,17 @@ class DashboardView(LoginRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         user = request_user(self.request)
-        visible = Incident.objects.visible_to(user)
-        rows = visible.for_table()
+        if user.is_staff:
+            figures = dashboard.staff_figures(Incident.objects.visible_to(user), now=timezone.localtime())
+            context.update(**figures, window_days=dashboard.WINDOW_DAYS)
+        # The queues are kept until the next write (incidents/kept.py): the dashboard is
+        # the page people keep open and reload.
+        context.update(kept_results(("dashboard-queues", user.pk, user.is_staff, self.list_size),
+                                    partial(self.queues, user)))
+        return context
+
+    def queues(self, user: User) -> dict[str, list[Incident]]:
+        rows = Incident.objects.visible_to(user).for_table()
         unresolved = rows.filter(status__in=dashboard.UNRESOLVED)
         queues = {
             "my_open": unresolved.filter(reporter=user),
@@ -93,9 +102,7 @@ class DashboardView(LoginRequiredMixin, TemplateView):
                 unassigned=unresolved.filter(assignee__isnull=True).order_by(*by_urgency),
                 my_queue=unresolved.filter(assignee=user).order_by(*by_urgency),
             )
-            context.update(**dashboard.staff_figures(visible, now=timezone.localtime()), window_days=dashboard.WINDOW_DAYS)
-        context.update(dashboard.first_rows(queues, self.list_size))
-        return context
+        return dashboard.first_rows(queues, self.list_size)
 
 
 class IncidentListView(VisibleIncidentMixin, TemplateView):

@@ -9,9 +9,10 @@ from django.utils import timezone
 
 from incidents import dashboard
 from incidents.models import Incident, Severity
+from incidents.services import incident_update
 from incidents.templatetags.incidents import duration
 from incidents.workflow import Status
-from tests.conftest import signed_in
+from tests.conftest import signed_in, signed_in_verified
 from tests.factories import make_incident, make_user
 
 pytestmark = pytest.mark.django_db
@@ -172,3 +173,25 @@ def test_responders_figures_are_computed_once_and_shared_for_a_minute(responder_
     assert admin_client.get(reverse("dashboard")).context["grid"].total == first == 1
     with time_machine.travel(timezone.now() + timedelta(seconds=dashboard.FIGURES_CACHE_SECONDS + 1)):
         assert responder_client.get(reverse("dashboard")).context["grid"].total == 2
+
+
+def test_kept_queues_follow_every_committed_write(
+        responder_client, responder, reporter, django_capture_on_commit_callbacks):
+    def queue_titles(queue):
+        return [row.title for row in responder_client.get(reverse("dashboard")).context[queue]]
+
+    assert queue_titles("unassigned") == []
+    with django_capture_on_commit_callbacks(execute=True):
+        incident = make_incident(reporter=reporter, title="Badge reader dead")
+    assert queue_titles("unassigned") == ["Badge reader dead"]
+    with django_capture_on_commit_callbacks(execute=True):
+        incident_update(incident, actor=responder, expected_version=incident.version, assignee=responder)
+    assert queue_titles("unassigned") == [] and queue_titles("my_queue") == ["Badge reader dead"]
+
+
+def test_kept_queues_are_each_readers_own(responder_client, responder, reporter):
+    other = make_user(username="other-responder", is_staff=True)
+    make_incident(reporter=reporter, title="Mine", assignee=responder)
+    make_incident(reporter=reporter, title="Theirs", assignee=other)
+    assert [row.title for row in responder_client.get(reverse("dashboard")).context["my_queue"]] == ["Mine"]
+    assert [row.title for row in signed_in_verified(other).get(reverse("dashboard")).context["my_queue"]] == ["Theirs"]
