@@ -112,6 +112,7 @@ def test_timeline_times_read_like_the_rest_of_the_page(responder_client, respond
     responder.time_zone = "Europe/Paris"
     responder.save()
     first = AuditLog.objects.for_incident(worked_incident).first()
+    assert first is not None
     local = first.created_at.astimezone(ZoneInfo("Europe/Paris"))
     timeline = timeline_of(responder_client, worked_incident)
     assert f'<time datetime="{local.isoformat()}">just now</time>' in timeline
