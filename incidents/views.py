@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import EmptyResultSet, PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.views import View
@@ -196,33 +197,63 @@ class IncidentCreateView(LoginRequiredMixin, FormView):
         return redirect(incident)
 
 
+@dataclass
+class IncidentPage:
+    """What the detail page reads for one kind of reader, kept until the next write."""
+
+    incident: Incident
+    comments: list[tuple[Comment, str]]  # each comment with its author's name
+    timeline: list[AuditLog]
+
+
 class IncidentDetailView(VisibleIncidentMixin, DetailView):
+    """
+    One incident with its comments and timeline. What the page reads is kept until the
+    next committed write to an incident or comment (incidents/kept.py), keyed by what
+    the reader may see: everything for responders, the reporter's own incident without
+    internal notes otherwise. Rights and actions are worked out afresh on every request.
+    """
+
     template_name = "incidents/incident_detail.html"
     context_object_name = "incident"
 
-    def get_queryset(self) -> IncidentQuerySet:
-        return Incident.objects.visible_to(self.user).for_detail()
+    def get_object(self, queryset: Any = None) -> Incident:
+        user = self.user
+        reader = ("responder",) if user.is_staff else ("reporter", user.pk)
+        self.page: IncidentPage | None = kept_results(("incident-page", int(self.kwargs["pk"]), *reader), self.read)
+        if self.page is None:
+            raise Http404("No incident matches the given query.")
+        return self.page.incident
 
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        incident, user = self.object, self.user
+    def read(self) -> IncidentPage | None:
+        user = self.user
+        incident = Incident.objects.visible_to(user).for_detail().filter(pk=self.kwargs["pk"]).first()
+        if incident is None:
+            return None
         comments = list(Comment.objects.visible_to(user).filter(incident=incident).only(
             "incident_id", "author_id", "body", "internal", "created_at"
         ))
         # Comments come from the reporter and responders: named without a query, as a rule.
         authors = {incident.reporter_id: str(incident.reporter),
                    **people_named(comment.author_id for comment in comments if comment.author_id != incident.reporter_id)}
+        timeline = AuditLog.objects.for_incident(incident).visible_to(user).only(
+            "created_at", "actor_username", "action", "changes"
+        )
+        return IncidentPage(incident, [(comment, authors[comment.author_id]) for comment in comments], list(timeline))
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        incident, user, page = self.object, self.user, self.page
+        assert page is not None
         context.update(
             category_name=categories_named([incident.category_id]).get(incident.category_id),
             assignee_name=people_named([incident.assignee_id]).get(incident.assignee_id),
-            comments=[(comment, authors[comment.author_id]) for comment in comments],
+            comments=page.comments,
             comment_form=kwargs.get("comment_form")
             or CommentForm(can_write_internal_note=permissions.can_write_internal_note(user)),
             transitions=transitions_from(incident.status) if permissions.can_transition(user, incident) else [],
             can_edit=permissions.can_edit(user, incident),
-            timeline=AuditLog.objects.for_incident(incident).visible_to(user).only(
-                "created_at", "actor_username", "action", "changes"
-            ),
+            timeline=page.timeline,
             can_take=permissions.can_triage(user) and incident.assignee_id != user.pk,
         )
         return context
@@ -304,7 +335,8 @@ class CommentCreateView(IncidentActionView):
             else:
                 messages.success(request, "Internal note added." if comment.internal else "Comment added.")
                 return HttpResponseRedirect(f"{incident.get_absolute_url()}#comment-{comment.pk}")
-        view = IncidentDetailView(request=request, kwargs={"pk": pk}, object=incident)
+        view = IncidentDetailView(request=request, kwargs={"pk": pk})
+        view.object = view.get_object()
         return view.render_to_response(view.get_context_data(comment_form=form), status=400)
 
 

@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from incidents.models import Category
+from incidents.services import comment_add
 from incidents.templatetags.incidents import relative_time
 from tests.factories import make_category, make_comment, make_incident, make_user
 
@@ -102,3 +103,24 @@ def test_filter_fields_show_each_requests_own_choices(responder_client):
             chosen = f'<option value="{value}" selected>' in page
             assert chosen == (value in (status, sort)), (status, sort, value)
         assert f'name="q" value="{status}&lt;b&gt;"' in page
+
+
+def test_a_kept_detail_page_is_only_shown_to_readers_who_may_see_all_of_it(
+        responder_client, reporter_client, other_client, reporter, responder):
+    incident = make_incident(reporter=reporter, title="Core switch")
+    make_comment(incident=incident, author=responder, body="<p>Secret vendor contract</p>", internal=True)
+    url = reverse("incidents:detail", args=[incident.pk])
+    assert "Secret vendor contract" in responder_client.get(url).content.decode()
+    assert "Secret vendor contract" not in reporter_client.get(url).content.decode()
+    assert other_client.get(url).status_code == 404
+
+
+def test_the_detail_page_shows_what_was_committed_since_it_was_last_read(
+        reporter_client, reporter, responder, django_capture_on_commit_callbacks):
+    incident = make_incident(reporter=reporter)
+    url = reverse("incidents:detail", args=[incident.pk])
+    assert "No comments yet." in reporter_client.get(url).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        comment_add(incident, author=responder, body="<p>On it</p>")
+    page = reporter_client.get(url).content.decode()
+    assert "On it" in page and "No comments yet." not in page
