@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from operator import attrgetter
 from dataclasses import dataclass
-from functools import partial
 from datetime import date, datetime, time, timedelta
+from functools import partial
+from operator import attrgetter
 from typing import Any
 
 from django.core.cache import cache
@@ -21,6 +21,8 @@ from django.db.models import Avg, CharField, Count, DurationField, ExpressionWra
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
+
+from incident_tracker import __version__
 
 from .models import Incident, Severity
 from .workflow import Status
@@ -185,7 +187,8 @@ def staff_figures(incidents: QuerySet[Incident], *, now: datetime) -> dict[str, 
             "chart": daily_chart(incidents, today=now.date()),
         }
 
-    key = f"dashboard-figures:{now.tzinfo}:{now.date().isoformat()}"
+    # The release is part of the key: figures kept by another release may not unpickle here.
+    key = f"dashboard-figures:{__version__}:{now.tzinfo}:{now.date().isoformat()}"
 
     def cached() -> dict[str, Any]:
         figures = cache.get_or_set(key, compute, FIGURES_CACHE_SECONDS)

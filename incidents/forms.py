@@ -180,14 +180,16 @@ class IncidentFilterForm(forms.Form):
         by_values: dict[tuple[str, ...], SafeString] = _filter_markup["by_values"]
         # What each widget shows: the submitted value of its field (Select and TextInput read one).
         values = tuple(str(self.data.get(name, "")) for name in self.fields)
-        if values not in by_values:
-            if len(by_values) >= FILTER_MARKUP_KEPT:
-                by_values.clear()
-            by_values[values] = format_html_join(
+        markup = by_values.get(values)
+        if markup is None:
+            markup = format_html_join(
                 "\n", '<div class="field field-{}"><label for="{}">{}{}</label> {}</div>',
                 ((field.name, field.id_for_label, field.label, self.label_suffix, field.as_widget()) for field in self),
             )
-        return by_values[values]
+            if len(by_values) >= FILTER_MARKUP_KEPT:
+                by_values.clear()
+            by_values[values] = markup
+        return markup
 
     def valid_filters(self) -> dict[str, Any]:
         """The cleaned value of each field that passed validation; the rest are ignored."""

@@ -18,6 +18,8 @@ from typing import Any, TypeVar, cast
 from django.core.cache import cache
 from django.db import transaction
 
+from incident_tracker import __version__
+
 KEPT_SECONDS = 300
 GENERATION_KEY = "incident-results-generation"
 T = TypeVar("T")
@@ -42,5 +44,6 @@ def forget_kept_results(**kwargs: Any) -> None:
 
 def kept_results(identity: Any, compute: Callable[[], T]) -> T:
     """compute()'s result for `identity` (everything it depends on), from the cache while no write came since."""
-    key = "kept-results:" + hashlib.sha256(repr((_generation(), identity)).encode()).hexdigest()
+    # The release is part of the key: a result kept by another release may not unpickle here.
+    key = "kept-results:" + hashlib.sha256(repr((__version__, _generation(), identity)).encode()).hexdigest()
     return cast(T, cache.get_or_set(key, compute, KEPT_SECONDS))

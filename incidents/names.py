@@ -20,10 +20,12 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 
 from accounts.models import PERSON_NAME_FIELDS
+from incident_tracker import __version__
 
 from .models import Category
 
-CACHE_KEY = "incident-names"
+# The release is part of the key: names kept by another release may not unpickle here.
+CACHE_KEY = f"incident-names:{__version__}"
 CACHE_SECONDS = 60
 LOCAL_SECONDS = 5
 
