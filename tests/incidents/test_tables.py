@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.urls import reverse
 
+from incidents import forms
 from incidents.models import Category
 from incidents.services import comment_add
 from incidents.templatetags.incidents import relative_time
@@ -124,3 +125,11 @@ def test_the_detail_page_shows_what_was_committed_since_it_was_last_read(
         comment_add(incident, author=responder, body="<p>On it</p>")
     page = reporter_client.get(url).content.decode()
     assert "On it" in page and "No comments yet." not in page
+
+
+def test_filter_markup_kept_stays_bounded_and_right(responder_client, monkeypatch):
+    monkeypatch.setattr("incidents.forms.FILTER_MARKUP_KEPT", 2)
+    for status in ("open", "in_progress", "resolved", "closed", "open"):
+        page = responder_client.get(LIST, {"status": status}).content.decode()
+        assert page.count(" selected>") == 1 + 4 and f'<option value="{status}" selected>' in page
+    assert len(forms._filter_markup["by_values"]) <= 2
