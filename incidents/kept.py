@@ -3,10 +3,11 @@ Results kept until the next write: reads that cost more than a page should, and 
 people repeat (a search while everyone looks for the same outage, the dashboard's queues
 refreshed all day), are kept in the shared cache under a generation token.
 
-Every committed write to an incident or a comment (incidents.apps), and every bulk load,
-replaces the token, so no later read finds what was kept before it: a kept result is
-never older than the last write. It is gone after KEPT_SECONDS in any case. The key of
-a kept result must name everything it depends on, the reader's visibility included.
+Every committed write to an incident, a comment or a user (incidents.apps), and every
+bulk load, replaces the token, so no later read finds what was kept before it: a kept
+result is never older than the last write. It is gone after KEPT_SECONDS in any case.
+The key of a kept result must name everything it depends on, the reader's visibility
+included.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def _generation() -> str:
 
 def forget_kept_results(**kwargs: Any) -> None:
     """
-    Receiver for a saved or deleted incident or comment, also called after a bulk load.
+    Receiver for a saved or deleted incident, comment or user, also called after a bulk load.
     The token is replaced once the write commits: a read that ran before then and kept
     its result did so under the old token, which no later read uses.
     """

@@ -133,3 +133,15 @@ def test_filter_markup_kept_stays_bounded_and_right(responder_client, monkeypatc
         page = responder_client.get(LIST, {"status": status}).content.decode()
         assert page.count(" selected>") == 1 + 4 and f'<option value="{status}" selected>' in page
     assert len(forms._filter_markup["by_values"]) <= 2
+
+
+def test_a_renamed_commenter_is_named_anew_on_a_kept_detail_page(
+        responder_client, reporter, responder, django_capture_on_commit_callbacks):
+    incident = make_incident(reporter=reporter)
+    make_comment(incident=incident, author=reporter, body="<p>Still down</p>")
+    url = reverse("incidents:detail", args=[incident.pk])
+    assert "<header><strong>reporter</strong>" in responder_client.get(url).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        reporter.first_name, reporter.last_name = "Rita", "Reporter"
+        reporter.save()
+    assert "<header><strong>Rita Reporter</strong>" in responder_client.get(url).content.decode()
