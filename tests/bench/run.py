@@ -284,11 +284,13 @@ class ClosedLoop:
 
 def drive(port: int, cookies: dict[str, str], result: Result, paths: list[str], *, duration: float, limit: int) -> None:
     """
-    Warm up (a few unmeasured requests per client), then measure for `duration` seconds
-    or `limit` requests, adding to `result` (a page is measured in several rounds).
+    Warm up (a few unmeasured requests per client, and every path at least once: the
+    detail page cycles through 200 incidents), then measure for `duration` seconds or
+    `limit` requests, adding to `result` (a page is measured in several rounds).
     """
     clients = result.page.clients
-    ClosedLoop(port, cookies, paths, count=clients * 3, until=time.monotonic() + 60, result=None).run(clients)
+    warm_up = max(clients * 3, len(paths))
+    ClosedLoop(port, cookies, paths, count=warm_up, until=time.monotonic() + 60, result=None).run(clients)
     started = time.monotonic()
     ClosedLoop(port, cookies, paths, count=limit, until=started + duration, result=result).run(clients)
     result.elapsed += time.monotonic() - started
