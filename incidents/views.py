@@ -110,7 +110,8 @@ class IncidentListView(VisibleIncidentMixin, TemplateView):
     """
     The list pages with keyset cursors (`after` / `before`) rather than page numbers, and
     counts only up to COUNT_CAP: each request reads one page through an index, whatever
-    the size of the table (docs/performance.md).
+    the size of the table, and a page read is kept until the next write
+    (docs/performance.md).
     """
 
     template_name = "incidents/incident_list.html"
@@ -123,8 +124,7 @@ class IncidentListView(VisibleIncidentMixin, TemplateView):
         incidents = filter_incidents(Incident.objects.visible_to(self.user).for_table(), filters, self.user)
         after, before = self.request.GET.get("after", ""), self.request.GET.get("before", "")
         try:
-            find = self.search_page_and_total if "q" in filters else self.page_and_total
-            page, total = find(incidents, after, before)
+            page, total = self.kept_page_and_total(incidents, after, before)
         except InvalidCursor:
             messages.info(self.request, "That page link is out of date; here is the first page.")
             page, total = self.page_and_total(incidents, "", "")
@@ -140,9 +140,9 @@ class IncidentListView(VisibleIncidentMixin, TemplateView):
     def page_and_total(self, incidents: IncidentQuerySet, after: str, before: str) -> tuple[KeysetPage[Incident], int]:
         return keyset_page(incidents, size=self.page_size, after=after, before=before), bounded_count(incidents)
 
-    def search_page_and_total(self, incidents: IncidentQuerySet, after: str, before: str
-                              ) -> tuple[KeysetPage[Incident], int]:
-        """A search's page and count, kept until the next write (incidents/search.py)."""
+    def kept_page_and_total(self, incidents: IncidentQuerySet, after: str, before: str
+                            ) -> tuple[KeysetPage[Incident], int]:
+        """The page and count, kept until the next write (incidents/kept.py), keyed by the exact query."""
         try:
             statement = incidents.query.sql_with_params()
         except EmptyResultSet:  # the text held no word: there is nothing to search, or to keep

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from incidents.models import Incident, Severity
 from incidents.pagination import COUNT_CAP, InvalidCursor, bounded_count, keyset_page
+from incidents.services import incident_transition
 from tests.factories import make_incident
 
 pytestmark = pytest.mark.django_db
@@ -126,3 +127,17 @@ def test_a_count_past_the_cap_is_remembered_and_a_smaller_one_never_is(reporter,
 def test_a_query_that_can_match_nothing_counts_zero_without_asking_the_database(django_assert_num_queries):
     with django_assert_num_queries(0):
         assert bounded_count(Incident.objects.none()) == 0
+
+
+def test_a_kept_list_page_follows_every_committed_write(
+        responder_client, reporter, responder, django_capture_on_commit_callbacks):
+    url = reverse("incidents:list")
+    with django_capture_on_commit_callbacks(execute=True):
+        incident = make_incident(reporter=reporter, title="Chiller alarm")
+    assert [row.title for row in responder_client.get(url, {"status": "open"}).context["incidents"]] == ["Chiller alarm"]
+    with django_capture_on_commit_callbacks(execute=True):
+        incident_transition(incident, actor=responder, name="start")
+    assert list(responder_client.get(url, {"status": "open"}).context["incidents"]) == []
+    page = responder_client.get(url, {"status": "in_progress"})
+    assert [row.title for row in page.context["incidents"]] == ["Chiller alarm"]
+    assert "1 incident match the filters" in page.content.decode()

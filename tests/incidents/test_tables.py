@@ -56,11 +56,13 @@ def test_a_former_responder_still_assigned_is_named(responder_client, reporter):
     assert f'<option value="{former.pk}">Fran Former</option>' not in page, "no longer offered as an assignee filter"
 
 
-def test_a_category_added_after_the_names_were_read_is_named(responder_client, reporter):
+def test_a_category_added_after_the_names_were_read_is_named(
+        responder_client, reporter, django_capture_on_commit_callbacks):
     responder_client.get(LIST)
     # Made without a signal, as if by another worker: this process's copy of the names lacks it.
     (storage,) = Category.objects.bulk_create([Category(name="Storage")])
-    make_incident(reporter=reporter, category=storage)
+    with django_capture_on_commit_callbacks(execute=True):
+        make_incident(reporter=reporter, category=storage)
     assert '<span class="cell-label">Category: </span>Storage</td>' in responder_client.get(LIST).content.decode()
 
 
