@@ -56,12 +56,14 @@ def form_fields(form: forms.BaseForm) -> SafeString:
     fields: the detail page shows the comment form on every view, and drawing it through
     the field templates cost a sixth of the page. Any other form is drawn each time.
     """
-    if form.is_bound or form.initial or any(field.initial is not None for field in form.fields.values()):
-        return mark_safe(render_to_string("form_fields.html", {"form": form}))
+    blank = not (form.is_bound or form.initial or any(field.initial is not None for field in form.fields.values()))
     key = (type(form), form.prefix, form.auto_id, tuple(form.fields))
-    if key not in _blank_form_fields:
-        _blank_form_fields[key] = mark_safe(render_to_string("form_fields.html", {"form": form}))
-    return _blank_form_fields[key]
+    markup = _blank_form_fields.get(key) if blank else None
+    if markup is None:
+        markup = render_to_string("form_fields.html", {"form": form})
+        if blank:
+            _blank_form_fields[key] = markup
+    return markup
 
 
 @register.filter
