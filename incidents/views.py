@@ -209,9 +209,10 @@ class IncidentPage:
 class IncidentDetailView(VisibleIncidentMixin, DetailView):
     """
     One incident with its comments and timeline. What the page reads is kept until the
-    next committed write to an incident or comment (incidents/kept.py), keyed by what
-    the reader may see: everything for responders, the reporter's own incident without
-    internal notes otherwise. Rights and actions are worked out afresh on every request.
+    next committed write to an incident, a comment or a user (incidents/kept.py), keyed
+    by what the reader may see: everything for responders, the reporter's own incident
+    without internal notes otherwise. Rights and actions are worked out afresh on every
+    request.
     """
 
     template_name = "incidents/incident_detail.html"
