@@ -10,15 +10,16 @@ class IncidentsConfig(AppConfig):
     def ready(self) -> None:
         """
         A category or user saved or deleted anywhere (services, admin, shell) refreshes
-        the names lists show; an incident, comment or user, the results kept until a write.
+        the names lists show; an incident, comment, category or user, the results and pages
+        kept until a write.
         """
         from .models import Category, Comment, Incident
         from .names import forget_names
         from .kept import forget_kept_results
 
-        # A kept incident page names its reporter and commenters: a renamed user replaces it too.
+        # Kept pages name reporters, commenters and categories: a renamed one replaces them too.
         receivers = ((forget_names, (Category, get_user_model())),
-                     (forget_kept_results, (Incident, Comment, get_user_model())))
+                     (forget_kept_results, (Incident, Comment, Category, get_user_model())))
         for receiver, models in receivers:
             for model in models:
                 for event, signal in (("saved", post_save), ("deleted", post_delete)):

@@ -8,30 +8,37 @@ bulk load, replaces the token, so no later read finds what was kept before it: a
 result is never older than the last write. It is gone after KEPT_SECONDS in any case.
 The key of a kept result must name everything it depends on, the reader's visibility
 included.
+
+Pages go one step further: each worker keeps the rendered content of the list, detail
+and dashboard pages (kept_markup) under the same token, for one reader, one time zone
+and one address, until the minute turns (the tables say "5 minutes ago"). A request that
+finds it renders only the page's frame: the header, the messages and fresh CSRF tokens.
 """
 from __future__ import annotations
 
 import hashlib
-import secrets
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar, cast
 
 from django.core.cache import cache
 from django.db import transaction
 
 from incident_tracker import __version__
+from incident_tracker.tokens import current_token, replace_token
 
 KEPT_SECONDS = 300
 GENERATION_KEY = "incident-results-generation"
+# Rendered pages each worker keeps: a list page is about 25 kB, so a few megabytes at most.
+KEPT_PAGES = 256
 T = TypeVar("T")
 
 
 def _generation() -> str:
-    generation = cache.get(GENERATION_KEY)
-    if generation is None:
-        cache.add(GENERATION_KEY, secrets.token_hex(8), None)
-        generation = cache.get(GENERATION_KEY)
-    return str(generation)
+    return current_token(GENERATION_KEY)
 
 
 def forget_kept_results(**kwargs: Any) -> None:
@@ -40,7 +47,7 @@ def forget_kept_results(**kwargs: Any) -> None:
     The token is replaced once the write commits: a read that ran before then and kept
     its result did so under the old token, which no later read uses.
     """
-    transaction.on_commit(lambda: cache.set(GENERATION_KEY, secrets.token_hex(8), None))
+    transaction.on_commit(partial(replace_token, GENERATION_KEY))
 
 
 def kept_results(identity: Any, compute: Callable[[], T]) -> T:
@@ -48,3 +55,33 @@ def kept_results(identity: Any, compute: Callable[[], T]) -> T:
     # The release is part of the key: a result kept by another release may not unpickle here.
     key = "kept-results:" + hashlib.sha256(repr((__version__, _generation(), identity)).encode()).hexdigest()
     return cast(T, cache.get_or_set(key, compute, KEPT_SECONDS))
+
+
+@dataclass(frozen=True)
+class KeptMarkup:
+    """A page's title and rendered content; `keep` is false for a page that must not be shown twice."""
+
+    title: str
+    content: str
+    keep: bool = True
+
+
+_kept_pages: OrderedDict[tuple[str, Hashable], KeptMarkup] = OrderedDict()
+_kept_pages_lock = threading.Lock()
+
+
+def kept_markup(identity: Hashable, render: Callable[[], KeptMarkup]) -> KeptMarkup:
+    """render()'s markup for `identity` (reader, time zone, minute, address), kept by this worker until a write."""
+    key = (_generation(), identity)
+    with _kept_pages_lock:
+        markup = _kept_pages.get(key)
+        if markup is not None:
+            _kept_pages.move_to_end(key)
+            return markup
+    markup = render()
+    if markup.keep:
+        with _kept_pages_lock:
+            _kept_pages[key] = markup
+            while len(_kept_pages) > KEPT_PAGES:
+                _kept_pages.popitem(last=False)
+    return markup

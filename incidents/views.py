@@ -1,17 +1,24 @@
 from __future__ import annotations
 
+import secrets
+import time
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import EmptyResultSet, PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, StreamingHttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views import View
 from django.views.generic import DetailView, FormView, TemplateView
+from django.views.generic.base import TemplateResponseMixin
 
 from accounts.models import User
 from accounts.types import AuthenticatedHttpRequest, request_user
@@ -22,7 +29,7 @@ from . import dashboard, permissions
 from .export import csv_lines
 from .forms import SORT_ORDERS, CommentForm, IncidentEditForm, IncidentFilterForm, IncidentReportForm, TransitionForm
 from .models import Comment, Incident, IncidentQuerySet
-from .kept import kept_results
+from .kept import KeptMarkup, kept_markup, kept_results
 from .names import categories_named, people_named
 from .pagination import COUNT_CAP, InvalidCursor, KeysetPage, bounded_count, keyset_page
 from .services import StaleIncidentError, comment_add, incident_create, incident_transition, incident_update
@@ -69,13 +76,58 @@ class VisibleIncidentMixin(LoginRequiredMixin):
         return get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
 
 
-class DashboardView(LoginRequiredMixin, TemplateView):
+# Stands where a CSRF token goes in kept markup; each response puts its own token there.
+# Random per process, so no text a user typed can contain it.
+CSRF_TOKEN_PLACEHOLDER = f"csrf-token-{secrets.token_hex(16)}"
+
+
+class KeptPageMixin(TemplateResponseMixin):
+    """
+    A page whose content is the same for every request of one reader until the next write
+    or until the minute turns: the rendered content is kept by each worker
+    (incidents/kept.py), and a request that finds it renders only the frame around it
+    (templates/page.html: header, messages) with its own CSRF token.
+    """
+
+    request: HttpRequest
+    title = ""
+    # False once the content says something that holds for this request only.
+    keep_page = True
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # Tables show times relative to now and in the reader's time zone.
+        identity = (request.user.pk, timezone.get_current_timezone_name(), int(time.time() // 60),
+                    request.get_full_path())
+        return self.framed(kept_markup(identity, lambda: self.markup(self.read_context(**kwargs))))
+
+    def read_context(self, **kwargs: Any) -> dict[str, Any]:
+        return cast(dict[str, Any], self.get_context_data(**kwargs))  # type: ignore[attr-defined]
+
+    def page_title(self, context: dict[str, Any]) -> str:
+        return self.title
+
+    def markup(self, context: dict[str, Any]) -> KeptMarkup:
+        content = render_to_string(self.get_template_names(), {**context, "csrf_token": CSRF_TOKEN_PLACEHOLDER},
+                                   self.request)
+        return KeptMarkup(self.page_title(context), content, keep=self.keep_page)
+
+    def render_to_response(self, context: dict[str, Any], **response_kwargs: Any) -> HttpResponse:
+        return self.framed(self.markup(context), **response_kwargs)
+
+    def framed(self, markup: KeptMarkup, **response_kwargs: Any) -> HttpResponse:
+        content = mark_safe(markup.content.replace(CSRF_TOKEN_PLACEHOLDER, get_token(self.request)))
+        return TemplateResponse(self.request, "page.html", {"title": markup.title, "content": content},
+                                **response_kwargs)
+
+
+class DashboardView(LoginRequiredMixin, KeptPageMixin, TemplateView):
     """
     What needs attention now. Everyone sees their own open reports and their recently
     updated ones; responders also get the queues and the figures of `dashboard`.
     """
 
     template_name = "incidents/dashboard.html"
+    title = "Dashboard"
     list_size = 5
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -106,7 +158,7 @@ class DashboardView(LoginRequiredMixin, TemplateView):
         return dashboard.first_rows(queues, self.list_size)
 
 
-class IncidentListView(VisibleIncidentMixin, TemplateView):
+class IncidentListView(VisibleIncidentMixin, KeptPageMixin, TemplateView):
     """
     The list pages with keyset cursors (`after` / `before`) rather than page numbers, and
     counts only up to COUNT_CAP: each request reads one page through an index, whatever
@@ -115,6 +167,7 @@ class IncidentListView(VisibleIncidentMixin, TemplateView):
     """
 
     template_name = "incidents/incident_list.html"
+    title = "Incidents"
     page_size = 25
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -127,6 +180,8 @@ class IncidentListView(VisibleIncidentMixin, TemplateView):
             page, total = self.kept_page_and_total(incidents, after, before)
         except InvalidCursor:
             messages.info(self.request, "That page link is out of date; here is the first page.")
+            # Kept, this first page would come back for the same link without the message.
+            self.keep_page = False
             page, total = self.page_and_total(incidents, "", "")
         query = self.request.GET.copy()
         for name in ("after", "before"):
@@ -206,7 +261,7 @@ class IncidentPage:
     timeline: list[AuditLog]
 
 
-class IncidentDetailView(VisibleIncidentMixin, DetailView):
+class IncidentDetailView(VisibleIncidentMixin, KeptPageMixin, DetailView):
     """
     One incident with its comments and timeline. What the page reads is kept until the
     next committed write to an incident, a comment or a user (incidents/kept.py), keyed
@@ -217,6 +272,13 @@ class IncidentDetailView(VisibleIncidentMixin, DetailView):
 
     template_name = "incidents/incident_detail.html"
     context_object_name = "incident"
+
+    def read_context(self, **kwargs: Any) -> dict[str, Any]:
+        self.object = self.get_object()
+        return self.get_context_data(object=self.object)
+
+    def page_title(self, context: dict[str, Any]) -> str:
+        return f"Incident #{self.object.pk}"
 
     def get_object(self, queryset: Any = None) -> Incident:
         user = self.user

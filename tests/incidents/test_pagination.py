@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import html
+import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
@@ -7,6 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from incidents import kept
 from incidents.models import Incident, Severity
 from incidents.pagination import COUNT_CAP, InvalidCursor, bounded_count, keyset_page
 from incidents.services import incident_transition
@@ -41,6 +44,12 @@ def walk(client, query: dict[str, str], direction: str = "after") -> list[list[s
     raise AssertionError("the pages never end")
 
 
+def follow(client, response, rel: str):
+    """Follow the page's Next or Previous link, as a reader would."""
+    (address,) = re.findall(rf'rel="{rel}" href="([^"]+)"', response.content.decode())
+    return client.get(reverse("incidents:list") + html.unescape(address))
+
+
 @pytest.mark.parametrize("sort", ["newest", "oldest", "severity", "updated"])
 def test_next_links_visit_every_incident_once_in_sort_order(responder_client, reporter, sort):
     make_incidents(reporter, 60)
@@ -57,11 +66,9 @@ def test_next_links_visit_every_incident_once_in_sort_order(responder_client, re
 def test_previous_links_walk_back_to_the_first_page(responder_client, reporter):
     make_incidents(reporter, 60)
     forward = walk(responder_client, {"sort": "severity"})
-    last = responder_client.get(reverse("incidents:list"), {"sort": "severity"})
-    cursor = last.context["page"].next_cursor
-    second = responder_client.get(reverse("incidents:list"), {"sort": "severity", "after": cursor})
-    before = second.context["page"].previous_cursor
-    back = responder_client.get(reverse("incidents:list"), {"sort": "severity", "before": before})
+    first = responder_client.get(reverse("incidents:list"), {"sort": "severity"})
+    second = follow(responder_client, first, "next")
+    back = follow(responder_client, second, "prev")
     assert [incident.title for incident in back.context["incidents"]] == forward[0]
     assert back.context["page"].previous_cursor is None
 
@@ -99,6 +106,7 @@ def test_count_is_exact_up_to_the_cap_and_said_so_beyond(responder_client, repor
     assert bounded_count(Incident.objects.all(), cap=10) == 11
     assert "30 incidents" in responder_client.get(reverse("incidents:list")).content.decode()
     monkeypatch.setattr("incidents.views.COUNT_CAP", 10)
+    kept._kept_pages.clear()  # as a worker started with the lower cap would
     assert f"More than {10} incidents" in responder_client.get(reverse("incidents:list")).content.decode()
     assert COUNT_CAP >= 1000
 

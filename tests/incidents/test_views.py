@@ -570,13 +570,15 @@ def test_a_workflow_action_from_a_stale_page_is_refused(responder_client, report
     assert incident.status == Status.OPEN
 
 
-def test_list_filters_offer_a_new_responder_and_a_renamed_category_at_once(responder_client):
+def test_list_filters_offer_a_new_responder_and_a_renamed_category_at_once(
+        responder_client, django_capture_on_commit_callbacks):
     category = make_category(name="Network")
     assert ">Network</option>" in responder_client.get(reverse("incidents:list")).content.decode()
 
-    make_user(username="newcomer", is_staff=True)
-    category.name = "Networking"
-    category.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        make_user(username="newcomer", is_staff=True)
+        category.name = "Networking"
+        category.save()
     page = responder_client.get(reverse("incidents:list")).content.decode()
 
     assert ">newcomer</option>" in page
