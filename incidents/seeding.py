@@ -17,15 +17,17 @@ from __future__ import annotations
 import bisect
 import itertools
 import random
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.hashers import make_password
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 from psycopg import sql
 
@@ -254,13 +256,60 @@ def _reserve_incident_ids(count: int) -> list[int]:
         return [incident_id for (incident_id,) in cursor.fetchall()]
 
 
-def _write_with_copy(batch: Batch) -> tuple[int, int]:
+def _write_with_copy(batch: Batch, incident_columns: Sequence[str] = INCIDENT_COLUMNS) -> tuple[int, int]:
     span = batch.number(_reserve_incident_ids(len(batch.incidents)))
     # Comments first: the incident trigger then indexes each incident with its comments in
     # one pass (the foreign key is checked at commit).
     _copy(Comment._meta.db_table, COMMENT_COLUMNS, batch.comments)
-    _copy(Incident._meta.db_table, INCIDENT_COLUMNS, batch.incidents)
+    _copy(Incident._meta.db_table, incident_columns, batch.incidents)
     return span
+
+
+def _search_vectors(titles: list[str], descriptions: list[str], comments: list[str | None]) -> list[str]:
+    """Search documents computed by PostgreSQL, in this thread's own connection, with the function the trigger uses."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT incidents_search_text_document(title, description, comments)::text "
+            "FROM unnest(%s::text[], %s::text[], %s::text[]) WITH ORDINALITY AS row(title, description, comments, n) "
+            "ORDER BY n",
+            [titles, descriptions, comments],
+        )
+        return [vector for (vector,) in cursor.fetchall()]
+
+
+def _with_search_vectors(batch: Batch, helper: ThreadPoolExecutor) -> Batch:
+    """
+    The batch with each incident's search document worked out from the texts: the same
+    vector the trigger would store, computed while the previous batch is written, half in
+    this thread's connection and half in `helper`'s, so that both cores share the
+    stemming that costs most of a load. Comments are joined in the order they are
+    written, which is the order of their ids.
+    """
+    public_comments: dict[int, list[str]] = defaultdict(list)
+    for comment in batch.comments:
+        if not comment["internal"]:
+            public_comments[comment["incident_position"]].append(comment["body"])
+    titles = [row["title"] for row in batch.incidents]
+    descriptions = [row["description"] for row in batch.incidents]
+    comments = [" ".join(public_comments[position]) if position in public_comments else None
+                for position in range(len(batch.incidents))]
+    half = len(titles) // 2
+    second_half = helper.submit(_search_vectors, titles[half:], descriptions[half:], comments[half:])
+    vectors = _search_vectors(titles[:half], descriptions[:half], comments[:half]) + second_half.result()
+    for row, vector in zip(batch.incidents, vectors, strict=True):
+        row["search_vector"] = vector
+    return batch
+
+
+@contextmanager
+def _search_vectors_written_with_the_rows() -> Iterator[None]:
+    """For a first load: the rows arrive with their search vectors, so the trigger that computes them is off meanwhile."""
+    trigger = sql.SQL("ALTER TABLE {} {} TRIGGER incidents_incident_search")
+    with connection.cursor() as cursor:
+        cursor.execute(trigger.format(sql.Identifier(Incident._meta.db_table), sql.SQL("DISABLE")))
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute(trigger.format(sql.Identifier(Incident._meta.db_table), sql.SQL("ENABLE")))
 
 
 @contextmanager
@@ -302,6 +351,16 @@ def _indexes_built_afterwards() -> Iterator[None]:
                            + sql.SQL(definition))
 
 
+@contextmanager
+def _closing_thread_connections(*pools: ThreadPoolExecutor) -> Iterator[None]:
+    """The pools' threads open their own database connections to compute search vectors; they are closed here."""
+    try:
+        yield
+    finally:
+        for pool in pools:
+            pool.submit(connections.close_all).result()
+
+
 def _write_with_orm(batch: Batch) -> tuple[int, int]:
     incidents = Incident.objects.bulk_create([Incident(**row) for row in batch.incidents])
     span = batch.number([incident.pk for incident in incidents])
@@ -324,8 +383,15 @@ def seed_incidents(plan: SeedPlan, *, progress: Callable[[int, int], None],
     generator = IncidentGenerator(reporters=reporters, responders=responders, categories=categories,
                                   now=timezone.now(), random_seed=plan.random_seed)
     postgresql = connection.vendor == "postgresql"
-    write = _write_with_copy if postgresql else _write_with_orm
     first_load = postgresql and not Incident.objects.exists() and not Comment.objects.exists()
+    write: Callable[[Batch], tuple[int, int]] = _write_with_copy if postgresql else _write_with_orm
+    if first_load:
+        write = partial(_write_with_copy, incident_columns=(*INCIDENT_COLUMNS, "search_vector"))
+
+    def prepare(size: int, comment_count: int) -> Batch:
+        batch = generator.batch(size, comment_count)
+        return _with_search_vectors(batch, helper) if first_load else batch
+
     # Sizes of the batches, with the comments spread evenly over them.
     starts = [*range(0, plan.incidents, plan.batch_size), plan.incidents]
     plans = [
@@ -333,15 +399,19 @@ def seed_incidents(plan: SeedPlan, *, progress: Callable[[int, int], None],
         for start, end in zip(starts, starts[1:])
     ]
     done = 0
-    # The next batch is generated in a second thread while this one is written: the
-    # generator's Python work overlaps the database's, and at most two batches are in memory.
-    with ThreadPoolExecutor(max_workers=1) as pool, transaction.atomic() if first_load else nullcontext():
-        with _indexes_built_afterwards() if first_load else nullcontext():
-            upcoming = pool.submit(generator.batch, *plans[0])
+    # The next batch is prepared in a second thread while this one is written: the
+    # generator's Python work (and on a first load, the search vectors) overlaps the
+    # writing, and at most two batches are in memory.
+    with (ThreadPoolExecutor(max_workers=1) as pool, ThreadPoolExecutor(max_workers=1) as helper,
+          transaction.atomic() if first_load else nullcontext()):
+        with (_indexes_built_afterwards() if first_load else nullcontext(),
+              _search_vectors_written_with_the_rows() if first_load else nullcontext(),
+              _closing_thread_connections(pool, helper)):
+            upcoming = pool.submit(prepare, *plans[0])
             for number, (size, comment_count) in enumerate(plans):
                 batch = upcoming.result()
                 if number + 1 < len(plans):
-                    upcoming = pool.submit(generator.batch, *plans[number + 1])
+                    upcoming = pool.submit(prepare, *plans[number + 1])
                 with transaction.atomic():
                     first, last = write(batch)
                     audit_record(

@@ -85,6 +85,23 @@ def test_bulk_seeded_incidents_are_searchable_including_public_comments():
     assert not Incident.objects.filter(search_vector__isnull=True).exists()
 
 
+@pytest.mark.postgresql
+def test_a_first_load_stores_the_search_vectors_the_triggers_would():
+    """The first load computes the vectors aside, with the trigger off: they must be the trigger's own."""
+    seed("--incidents", "300", "--comments", "600", "--batch-size", "100")
+    assert Comment.objects.filter(internal=True).exists() and Comment.objects.filter(internal=False).exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM incidents_incident "
+                       "WHERE search_vector IS DISTINCT FROM incidents_search_document(id, title, description)")
+        assert cursor.fetchone() == (0,)
+        cursor.execute("SELECT tgenabled FROM pg_trigger WHERE tgname = 'incidents_incident_search'")
+        assert cursor.fetchone() == ("O",), "the trigger is on again"
+    incident = Incident.objects.earliest("id")
+    incident.title = "Quasar alignment fault"
+    incident.save()
+    assert list(Incident.objects.search("quasar")) == [incident]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--incidents", "-1"], "cannot be negative"),
     (["--incidents", "10", "--batch-size", "0"], "--batch-size must be at least 1"),
