@@ -45,7 +45,8 @@ class User(AbstractUser):
     notify_assigned = models.BooleanField("e-mail me when an incident is assigned to me", default=True)
     notify_status = models.BooleanField("e-mail me when the status of an incident I reported changes", default=True)
     notify_comments = models.BooleanField("e-mail me about new comments on incidents I reported", default=True)
-    notify_major = models.BooleanField("e-mail me about every new SEV1 or SEV2 incident (responders)", default=True)
+    notify_major = models.BooleanField("e-mail me about every incident reported as, or raised to, SEV1 or SEV2 (responders)",
+                                       default=True)
 
     def clean(self) -> None:
         """Names are shown on every page an incident appears on: plain text only, as titles are."""

@@ -8,7 +8,8 @@ The rules (each user can turn each kind off in their preferences):
 - the assignee, when an incident is assigned to them;
 - the reporter, when the status of their incident changes;
 - the reporter, when a public comment is added (internal notes never mail anyone);
-- every responder, when a SEV1 or SEV2 incident is reported.
+- every responder, when a SEV1 or SEV2 incident is reported, or when an edit raises
+  an incident to SEV1 or SEV2 (from a lower severity: SEV3 to SEV2, SEV2 to SEV1).
 Nobody is mailed about their own action, nor without an address, nor when inactive.
 
 Subjects carry only the incident number and the kind of event: they show up in
@@ -104,6 +105,13 @@ def notify_reported(incident: Incident) -> None:
     if incident.severity in MAJOR_SEVERITIES:
         responders = _recipients(incident.reporter, is_staff=True, notify_major=True)
         _schedule("reported", incident, f"New {Severity(incident.severity).name} incident", responders)
+
+
+def notify_escalated(incident: Incident, *, actor: User, previous_severity: int) -> None:
+    if incident.severity in MAJOR_SEVERITIES and incident.severity < previous_severity:
+        responders = _recipients(actor, is_staff=True, notify_major=True)
+        _schedule("escalated", incident, f"Raised to {Severity(incident.severity).name}", responders, actor=actor,
+                  previous_severity=Severity(previous_severity).label)
 
 
 def notify_assigned(incident: Incident, *, actor: User) -> None:

@@ -124,6 +124,7 @@ def incident_update(
         if not changed:
             return current
         before = {name: _display(current, name) for name in changed}
+        previous_severity = current.severity
         for name, value in changed.items():
             setattr(current, name, value)
         current.full_clean(exclude=["submission_token"])
@@ -136,6 +137,8 @@ def incident_update(
             notifications.notify_assigned(current, actor=actor)
         if diff:
             audit_record(Action.INCIDENT_EDITED, actor=actor, target=current, changes=diff)
+        if "severity" in changed:
+            notifications.notify_escalated(current, actor=actor, previous_severity=previous_severity)
     return current
 
 

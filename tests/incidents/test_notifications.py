@@ -115,6 +115,40 @@ def test_minor_incident_mails_nobody(committed, reporter, responder, severity):
     assert mail.outbox == []
 
 
+@pytest.mark.parametrize(("before", "after"), [(Severity.SEV3, Severity.SEV2), (Severity.SEV4, Severity.SEV1),
+                                               (Severity.SEV2, Severity.SEV1)])
+def test_every_other_responder_is_mailed_when_an_edit_raises_an_incident_to_major(
+        committed, reporter, responder, admin_user, before, after):
+    make_user(username="former", is_staff=True, is_active=False)
+    incident = make_incident(reporter=reporter, title="Badge readers flaky", severity=before)
+    with committed():
+        incident_update(incident, actor=admin_user, expected_version=incident.version, severity=after)
+    assert recipients() == [["responder@example.com"]], "not the one who raised it"
+    [message] = mail.outbox
+    assert message.subject == f"[Incident #{incident.pk}] Raised to SEV{after}"
+    assert "Badge readers flaky" not in message.subject
+    assert f"raised this incident from {Severity(before).label} to {Severity(after).label}" in message.body
+    assert "it has no responder yet" in message.body
+
+
+@pytest.mark.parametrize(("before", "after"), [(Severity.SEV1, Severity.SEV2), (Severity.SEV4, Severity.SEV3),
+                                               (Severity.SEV2, Severity.SEV3)])
+def test_lowering_or_a_minor_change_of_severity_mails_nobody(committed, reporter, responder, admin_user, before, after):
+    incident = make_incident(reporter=reporter, severity=before)
+    with committed():
+        incident_update(incident, actor=admin_user, expected_version=incident.version, severity=after)
+    assert mail.outbox == []
+
+
+def test_raising_an_incident_is_not_mailed_to_who_opted_out(committed, reporter, responder, admin_user):
+    responder.notify_major = False
+    responder.save()
+    incident = make_incident(reporter=reporter, severity=Severity.SEV3)
+    with committed():
+        incident_update(incident, actor=admin_user, expected_version=incident.version, severity=Severity.SEV1)
+    assert mail.outbox == []
+
+
 def test_responder_reporting_a_major_incident_is_not_mailed_about_it(committed, responder, admin_user):
     with committed():
         incident_create(reporter=responder, title="Core switch down", description="All floors", severity=Severity.SEV1)
