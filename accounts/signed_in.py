@@ -22,9 +22,8 @@ from typing import Any, TypeVar
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import Model
 
-from incident_tracker.tokens import current_token, replace_token
+from incident_tracker.tokens import SIGNED_IN_ROWS, current_token, replace_token
 
-TOKEN_KEY = "signed-in-rows-generation"
 ROW_SECONDS = 30
 # Rows kept per worker: one user and one device per person signed in to it lately.
 KEPT_ROWS = 10_000
@@ -54,15 +53,15 @@ def forget_signed_in_rows(**kwargs: Any) -> None:
     The token is replaced at once, and again once the write commits: a request that read
     the old row in between kept it under a token no later request uses.
     """
-    replace_token(TOKEN_KEY)
-    transaction.on_commit(partial(replace_token, TOKEN_KEY))
+    replace_token(SIGNED_IN_ROWS)
+    transaction.on_commit(partial(replace_token, SIGNED_IN_ROWS))
 
 
 def signed_in_row(key: str, read: Callable[[], M | None]) -> M | None:
     """read()'s row for `key`, as a new instance, from this worker's copy while no user or device changed."""
     # The token is read before the row: a write that commits in between replaces it, and
     # the row read then is kept under the old token, which no later request matches.
-    token, now = current_token(TOKEN_KEY), time.monotonic()
+    token, now = current_token(SIGNED_IN_ROWS), time.monotonic()
     kept = _rows.get(key)
     if kept is not None and kept.token == token and kept.until > now:
         return kept.instance()  # type: ignore[return-value]

@@ -28,17 +28,16 @@ from django.core.cache import cache
 from django.db import transaction
 
 from incident_tracker import __version__
-from incident_tracker.tokens import current_token, replace_token
+from incident_tracker.tokens import INCIDENT_RESULTS, current_token, replace_token
 
 KEPT_SECONDS = 300
-GENERATION_KEY = "incident-results-generation"
 # Rendered pages each worker keeps: a list page is about 25 kB, so a few megabytes at most.
 KEPT_PAGES = 256
 T = TypeVar("T")
 
 
 def _generation() -> str:
-    return current_token(GENERATION_KEY)
+    return current_token(INCIDENT_RESULTS)
 
 
 def forget_kept_results(**kwargs: Any) -> None:
@@ -47,7 +46,7 @@ def forget_kept_results(**kwargs: Any) -> None:
     The token is replaced once the write commits: a read that ran before then and kept
     its result did so under the old token, which no later read uses.
     """
-    transaction.on_commit(partial(replace_token, GENERATION_KEY))
+    transaction.on_commit(partial(replace_token, INCIDENT_RESULTS))
 
 
 def kept_results(identity: Any, compute: Callable[[], T]) -> T:

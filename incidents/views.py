@@ -115,9 +115,11 @@ class KeptPageMixin(TemplateResponseMixin):
         return self.framed(self.markup(context), **response_kwargs)
 
     def framed(self, markup: KeptMarkup, **response_kwargs: Any) -> HttpResponse:
-        content = mark_safe(markup.content.replace(CSRF_TOKEN_PLACEHOLDER, get_token(self.request)))
-        return TemplateResponse(self.request, "page.html", {"title": markup.title, "content": content},
-                                **response_kwargs)
+        # One masked token for the whole page, the header's sign-out form included.
+        token = get_token(self.request)
+        content = mark_safe(markup.content.replace(CSRF_TOKEN_PLACEHOLDER, token))
+        return TemplateResponse(self.request, "page.html", {"title": markup.title, "content": content,
+                                                            "csrf_token": token}, **response_kwargs)
 
 
 class DashboardView(LoginRequiredMixin, KeptPageMixin, TemplateView):
