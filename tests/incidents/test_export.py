@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
@@ -93,6 +94,17 @@ def test_times_are_in_the_users_time_zone(responder_client, responder, reporter)
     _, [row] = download(responder_client)
     assert row["Reported at"][-6:] in ("-05:00", "-04:00")
     assert row["Acknowledged at"] == ""
+
+
+def test_times_are_whole_seconds_with_the_offset_of_their_own_date(responder_client, responder, reporter):
+    """Across a daylight-saving change, and a fraction of a second before it, which is never rounded up."""
+    responder.time_zone = "Europe/Paris"
+    responder.save()
+    before_the_change = datetime(2026, 3, 29, 0, 59, 59, 999999, tzinfo=UTC)
+    make_incident(reporter=reporter, title="Before", created_at=before_the_change,
+                  acknowledged_at=before_the_change + timedelta(microseconds=1))
+    _, [row] = download(responder_client)
+    assert (row["Reported at"], row["Acknowledged at"]) == ("2026-03-29T01:59:59+01:00", "2026-03-29T03:00:00+02:00")
 
 
 def test_export_is_audited_with_its_filters(responder_client, responder):
