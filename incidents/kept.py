@@ -11,13 +11,14 @@ included.
 
 Pages go one step further: each worker keeps the rendered content of the list, detail
 and dashboard pages (kept_markup) under the same token, for one reader, one time zone
-and one address, until the minute turns (the tables say "5 minutes ago"). A request that
-finds it renders only the page's frame: the header, the messages and fresh CSRF tokens.
+and one address, for a minute at most (the tables say "5 minutes ago"). A request that
+finds it renders only the page's frame: the header, the messages and a fresh CSRF token.
 """
 from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from incident_tracker.tokens import INCIDENT_RESULTS, current_token, replace_tok
 KEPT_SECONDS = 300
 # Rendered pages each worker keeps: a list page is about 25 kB, so a few megabytes at most.
 KEPT_PAGES = 256
+KEPT_PAGE_SECONDS = 60
 T = TypeVar("T")
 
 
@@ -65,22 +67,43 @@ class KeptMarkup:
     keep: bool = True
 
 
-_kept_pages: OrderedDict[tuple[str, Hashable], KeptMarkup] = OrderedDict()
+@dataclass
+class _KeptPage:
+    markup: KeptMarkup
+    rendered_at: float
+    # One request renders an expired page again; meanwhile the others get this one.
+    refreshing: bool = False
+
+
+_kept_pages: OrderedDict[tuple[str, Hashable], _KeptPage] = OrderedDict()
 _kept_pages_lock = threading.Lock()
 
 
 def kept_markup(identity: Hashable, render: Callable[[], KeptMarkup]) -> KeptMarkup:
-    """render()'s markup for `identity` (reader, time zone, minute, address), kept by this worker until a write."""
+    """
+    render()'s markup for `identity` (reader, time zone, address), kept by this worker
+    until a write, and rendered again after KEPT_PAGE_SECONDS because its times read
+    "5 minutes ago". When that time is up, the request that finds it renders it again
+    while requests for the same page in the meantime still get the kept one, a few
+    milliseconds older: a page many people read is not rendered by every thread at once.
+    """
     key = (_generation(), identity)
+    started = time.time()
     with _kept_pages_lock:
-        markup = _kept_pages.get(key)
-        if markup is not None:
+        kept = _kept_pages.get(key)
+        if kept is not None:
             _kept_pages.move_to_end(key)
-            return markup
-    markup = render()
+            if started - kept.rendered_at < KEPT_PAGE_SECONDS or kept.refreshing:
+                return kept.markup
+            kept.refreshing = True
+    try:
+        markup = render()
+    finally:
+        if kept is not None:
+            kept.refreshing = False
     if markup.keep:
         with _kept_pages_lock:
-            _kept_pages[key] = markup
+            _kept_pages[key] = _KeptPage(markup, rendered_at=started)
             while len(_kept_pages) > KEPT_PAGES:
                 _kept_pages.popitem(last=False)
     return markup

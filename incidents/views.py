@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
@@ -83,8 +82,8 @@ CSRF_TOKEN_PLACEHOLDER = f"csrf-token-{secrets.token_hex(16)}"
 
 class KeptPageMixin(TemplateResponseMixin):
     """
-    A page whose content is the same for every request of one reader until the next write
-    or until the minute turns: the rendered content is kept by each worker
+    A page whose content is the same for every request of one reader until the next write,
+    but for its relative times: the rendered content is kept by each worker for a minute
     (incidents/kept.py), and a request that finds it renders only the frame around it
     (templates/page.html: header, messages) with its own CSRF token.
     """
@@ -95,9 +94,8 @@ class KeptPageMixin(TemplateResponseMixin):
     keep_page = True
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        # Tables show times relative to now and in the reader's time zone.
-        identity = (request.user.pk, timezone.get_current_timezone_name(), int(time.time() // 60),
-                    request.get_full_path())
+        # Tables show times in the reader's time zone.
+        identity = (request.user.pk, timezone.get_current_timezone_name(), request.get_full_path())
         return self.framed(kept_markup(identity, lambda: self.markup(self.read_context(**kwargs))))
 
     def read_context(self, **kwargs: Any) -> dict[str, Any]:
