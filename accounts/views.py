@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import logging
 from base64 import b32encode
 from typing import Any
 
@@ -9,10 +11,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, SetPasswordForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, PasswordResetForm, SetPasswordForm
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
@@ -25,6 +28,7 @@ from django_otp import user_has_device
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from audit.middleware import client_ip
 from audit.models import Action
 
 from . import twostep
@@ -39,6 +43,8 @@ from .services import (
     user_preferences_update,
 )
 from .types import request_user
+
+logger = logging.getLogger(__name__)
 
 
 class SignInView(auth_views.LoginView):
@@ -201,11 +207,48 @@ class PasswordChangeView(SecurityActionView):
         return redirect("accounts:security")
 
 
+RESET_WINDOW_SECONDS = 3600
+TOO_MANY_RESETS = "Too many password reset requests came from your network. Try again in an hour."
+
+
+def _counted(key: str) -> int:
+    """How many times `key` was counted in the current window (an hour from its first count), this one included."""
+    cache.add(key, 0, RESET_WINDOW_SECONDS)
+    try:
+        return cache.incr(key)
+    except ValueError:  # the window ended between the two calls
+        cache.set(key, 1, RESET_WINDOW_SECONDS)
+        return 1
+
+
 class PasswordResetView(auth_views.PasswordResetView):
+    """
+    Django's reset form, with limits so that it cannot be used to flood a mailbox or the
+    mail server: PASSWORD_RESET_REQUESTS_PER_HOUR per client address (then 429), and
+    PASSWORD_RESET_MAILS_PER_ADDRESS_PER_HOUR per e-mail address. Past the second, the
+    page answers exactly as when a mail is sent, so it tells nobody which addresses
+    have accounts; it only sends nothing.
+    """
+
     template_name = "accounts/password_reset_form.html"
     email_template_name = "accounts/email/password_reset.txt"
     subject_template_name = "accounts/email/password_reset_subject.txt"
     success_url = reverse_lazy("accounts:password_reset_done")
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if _counted(f"password-reset:client:{client_ip(request)}") > settings.PASSWORD_RESET_REQUESTS_PER_HOUR:
+            logger.warning("Password reset refused: too many requests from this client")
+            form = self.get_form()
+            form.add_error(None, TOO_MANY_RESETS)
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        address = hashlib.sha256(form.cleaned_data["email"].strip().lower().encode()).hexdigest()
+        if _counted(f"password-reset:address:{address}") > settings.PASSWORD_RESET_MAILS_PER_ADDRESS_PER_HOUR:
+            logger.warning("Password reset mail not sent: too many for this address this hour")
+            return HttpResponseRedirect(self.get_success_url())
+        return super().form_valid(form)
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):

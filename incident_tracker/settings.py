@@ -167,6 +167,10 @@ OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Incident Tracker")
 OTP_TOTP_THROTTLE_FACTOR = 1
 OTP_STATIC_THROTTLE_FACTOR = 1
 
+# Password reset: requests per client address, and mails per e-mail address, per hour.
+PASSWORD_RESET_REQUESTS_PER_HOUR = env.int("PASSWORD_RESET_REQUESTS_PER_HOUR", default=10)
+PASSWORD_RESET_MAILS_PER_ADDRESS_PER_HOUR = env.int("PASSWORD_RESET_MAILS_PER_ADDRESS_PER_HOUR", default=3)
+
 # --- Sessions -----------------------------------------------------------------------
 # A session ends after SESSION_IDLE_MINUTES without a request, and in any case
 # SESSION_ABSOLUTE_HOURS after sign-in (accounts.middleware.SessionLifetimeMiddleware).
