@@ -12,7 +12,8 @@ included.
 Pages go one step further: each worker keeps the rendered content of the list, detail
 and dashboard pages (kept_markup) under the same token, for one reader, one time zone
 and one address, for a minute at most (the tables say "5 minutes ago"). A request that
-finds it renders only the page's frame: the header, the messages and a fresh CSRF token.
+finds it puts a fresh CSRF token in and sends it; only when there is a message for the
+reader is the frame around the content (the header and the messages) rendered again.
 """
 from __future__ import annotations
 
@@ -60,10 +61,14 @@ def kept_results(identity: Any, compute: Callable[[], T]) -> T:
 
 @dataclass(frozen=True)
 class KeptMarkup:
-    """A page's title and rendered content; `keep` is false for a page that must not be shown twice."""
+    """
+    A page's title, its rendered content, and the whole page around it as shown when there
+    is no message for the reader; `keep` is false for a page that must not be shown twice.
+    """
 
     title: str
     content: str
+    page: str
     keep: bool = True
 
 

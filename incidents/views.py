@@ -78,14 +78,17 @@ class VisibleIncidentMixin(LoginRequiredMixin):
 # Stands where a CSRF token goes in kept markup; each response puts its own token there.
 # Random per process, so no text a user typed can contain it.
 CSRF_TOKEN_PLACEHOLDER = f"csrf-token-{secrets.token_hex(16)}"
+# The page around kept content: the header, the messages and the footer (base.html).
+FRAME_TEMPLATE = "page.html"
 
 
 class KeptPageMixin(TemplateResponseMixin):
     """
     A page whose content is the same for every request of one reader until the next write,
-    but for its relative times: the rendered content is kept by each worker for a minute
-    (incidents/kept.py), and a request that finds it renders only the frame around it
-    (templates/page.html: header, messages) with its own CSRF token.
+    but for its relative times: the rendered page is kept by each worker for a minute
+    (incidents/kept.py), and a request that finds it only puts its own CSRF token in. When
+    there is a message for the reader, the frame around the content (templates/page.html:
+    header, messages) is rendered again.
     """
 
     request: HttpRequest
@@ -107,7 +110,10 @@ class KeptPageMixin(TemplateResponseMixin):
     def markup(self, context: dict[str, Any]) -> KeptMarkup:
         content = render_to_string(self.get_template_names(), {**context, "csrf_token": CSRF_TOKEN_PLACEHOLDER},
                                    self.request)
-        return KeptMarkup(self.page_title(context), content, keep=self.keep_page)
+        title = self.page_title(context)
+        page = render_to_string(FRAME_TEMPLATE, {"title": title, "content": mark_safe(content),
+                                                 "csrf_token": CSRF_TOKEN_PLACEHOLDER, "messages": ()}, self.request)
+        return KeptMarkup(title, content, page, keep=self.keep_page)
 
     def render_to_response(self, context: dict[str, Any], **response_kwargs: Any) -> HttpResponse:
         return self.framed(self.markup(context), **response_kwargs)
@@ -115,9 +121,11 @@ class KeptPageMixin(TemplateResponseMixin):
     def framed(self, markup: KeptMarkup, **response_kwargs: Any) -> HttpResponse:
         # One masked token for the whole page, the header's sign-out form included.
         token = get_token(self.request)
+        if not messages.get_messages(self.request):
+            return HttpResponse(markup.page.replace(CSRF_TOKEN_PLACEHOLDER, token), **response_kwargs)
         content = mark_safe(markup.content.replace(CSRF_TOKEN_PLACEHOLDER, token))
-        return TemplateResponse(self.request, "page.html", {"title": markup.title, "content": content,
-                                                            "csrf_token": token}, **response_kwargs)
+        return TemplateResponse(self.request, FRAME_TEMPLATE, {"title": markup.title, "content": content,
+                                                               "csrf_token": token}, **response_kwargs)
 
 
 class DashboardView(LoginRequiredMixin, KeptPageMixin, TemplateView):

@@ -91,18 +91,29 @@ def test_kept_times_move_on_after_a_minute(responder_client, reporter):
 
 def test_while_an_expired_page_is_rendered_again_other_requests_get_the_kept_one():
     with time_machine.travel(NOW, tick=False):
-        kept.kept_markup(("reader", "address"), lambda: kept.KeptMarkup("Incidents", "rendered first"))
+        kept.kept_markup(("reader", "address"), lambda: kept.KeptMarkup("Incidents", "rendered first", "<html>first</html>"))
     seen_meanwhile: list[str] = []
 
     def render_again() -> kept.KeptMarkup:
         # Another request for the same page, arriving while this one renders.
         seen_meanwhile.append(kept.kept_markup(("reader", "address"), lambda: pytest.fail("rendered twice")).content)
-        return kept.KeptMarkup("Incidents", "rendered again")
+        return kept.KeptMarkup("Incidents", "rendered again", "<html>again</html>")
 
     with time_machine.travel(NOW + timedelta(seconds=kept.KEPT_PAGE_SECONDS + 1), tick=False):
         assert kept.kept_markup(("reader", "address"), render_again).content == "rendered again"
         assert seen_meanwhile == ["rendered first"]
         assert kept.kept_markup(("reader", "address"), lambda: pytest.fail("kept")).content == "rendered again"
+
+
+def test_a_message_shows_once_on_a_kept_page(responder_client, reporter):
+    incident = make_incident(reporter=reporter, title="Chiller alarm", version=3)
+    first = responder_client.get(incident.get_absolute_url()).content.decode()
+    stale = reverse("incidents:transition", args=[incident.pk, "start"])
+    shown = responder_client.post(stale, {"version": 2}, follow=True).content.decode()
+    assert "This incident changed since you loaded the page" in shown and "Chiller alarm" in shown
+    again = responder_client.get(incident.get_absolute_url()).content.decode()
+    assert "This incident changed since you loaded the page" not in again and "Chiller alarm" in again
+    assert again.count('class="messages"') == first.count('class="messages"') == 0
 
 
 def test_an_out_of_date_link_says_so_every_time(responder_client, reporter):
