@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import Model
@@ -64,7 +64,7 @@ def signed_in_row(key: str, read: Callable[[], M | None]) -> M | None:
     token, now = current_token(SIGNED_IN_ROWS), time.monotonic()
     kept = _rows.get(key)
     if kept is not None and kept.token == token and kept.until > now:
-        return kept.instance()  # type: ignore[return-value]
+        return cast("M | None", kept.instance())
     row = read()
     if len(_rows) >= KEPT_ROWS:
         _rows.clear()

@@ -3,7 +3,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views import View
 from django.views.generic import DetailView, FormView, TemplateView
-from django.views.generic.base import TemplateResponseMixin
+from django.views.generic.base import ContextMixin, TemplateResponseMixin
 
 from accounts.models import User
 from accounts.types import AuthenticatedHttpRequest, request_user
@@ -82,7 +82,7 @@ CSRF_TOKEN_PLACEHOLDER = f"csrf-token-{secrets.token_hex(16)}"
 FRAME_TEMPLATE = "page.html"
 
 
-class KeptPageMixin(TemplateResponseMixin):
+class KeptPageMixin(TemplateResponseMixin, ContextMixin):
     """
     A page whose content is the same for every request of one reader until the next write,
     but for its relative times: the rendered page is kept by each worker for a minute
@@ -102,7 +102,7 @@ class KeptPageMixin(TemplateResponseMixin):
         return self.framed(kept_markup(identity, lambda: self.markup(self.read_context(**kwargs))))
 
     def read_context(self, **kwargs: Any) -> dict[str, Any]:
-        return cast(dict[str, Any], self.get_context_data(**kwargs))  # type: ignore[attr-defined]
+        return self.get_context_data(**kwargs)
 
     def page_title(self, context: dict[str, Any]) -> str:
         return self.title
