@@ -166,6 +166,9 @@ SIGN_IN_CODE_TIMEOUT = env.int("SIGN_IN_CODE_TIMEOUT_SECONDS", default=300)
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Incident Tracker")
 OTP_TOTP_THROTTLE_FACTOR = 1
 OTP_STATIC_THROTTLE_FACTOR = 1
+# The admin never shows an existing authenticator's secret, its QR code or backup codes:
+# a superuser could otherwise copy someone's second factor.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Password reset: requests per client address, and mails per e-mail address, per hour.
 PASSWORD_RESET_REQUESTS_PER_HOUR = env.int("PASSWORD_RESET_REQUESTS_PER_HOUR", default=10)

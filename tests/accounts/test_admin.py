@@ -7,7 +7,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import Action, AuditLog
 from tests.conftest import signed_in
-from tests.factories import make_totp_device
+from tests.factories import make_backup_codes, make_totp_device
 
 pytestmark = pytest.mark.django_db
 
@@ -53,3 +53,17 @@ def test_admin_resets_a_users_second_factor(admin_client, admin_user, reporter, 
     assert row.changes["by_administrator"] is True
     assert mail.outbox[-1].to == ["reporter@example.com"]
     assert "by an administrator" in mail.outbox[-1].body
+
+
+def test_the_admin_never_shows_anyones_authenticator_secret_or_backup_codes(admin_client, reporter):
+    device = make_totp_device(user=reporter)
+    backup = make_backup_codes(user=reporter, codes=("kq7wz3ab", "pl9xv2cd"))
+    for address in (reverse("admin:otp_totp_totpdevice_changelist"),
+                    reverse("admin:otp_totp_totpdevice_change", args=[device.pk]),
+                    reverse("admin:otp_static_staticdevice_change", args=[backup.pk])):
+        page = admin_client.get(address)
+        assert page.status_code == 200, address
+        text = page.content.decode()
+        assert device.key not in text and "kq7wz3ab" not in text and "qrcode" not in text.lower(), address
+    for name in ("admin:otp_totp_totpdevice_config", "admin:otp_totp_totpdevice_qrcode"):
+        assert admin_client.get(reverse(name, args=[device.pk])).status_code == 403
