@@ -19,11 +19,8 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django_otp import user_has_device
-from django_otp.middleware import OTPMiddleware
-from django_otp.models import Device
 
 from . import twostep
-from .signed_in import signed_in_row
 
 GetResponse = Callable[[HttpRequest], HttpResponseBase]
 
@@ -31,14 +28,6 @@ SIGNED_IN_AT_KEY = "accounts_signed_in_at"
 LAST_SEEN_AT_KEY = "accounts_last_seen_at"
 # Refreshing the last-seen time at most once a minute saves a session write per request.
 LAST_SEEN_RESOLUTION = 60
-
-
-class SignedInOTPMiddleware(OTPMiddleware):
-    """django-otp's middleware, reading the session's device through this worker's copy (accounts/signed_in.py)."""
-
-    def _device_from_persistent_id(self, persistent_id: str) -> Device | None:
-        return signed_in_row(f"device:{persistent_id}", lambda: super(SignedInOTPMiddleware, self)
-                             ._device_from_persistent_id(persistent_id))
 
 
 class PrivateCacheMiddleware:

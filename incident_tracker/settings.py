@@ -11,6 +11,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from incident_tracker import __version__
 from incident_tracker.log import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -64,13 +65,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "incident_tracker.middleware.RejectNulQueryMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # Before anything reads the signed-in user: the tokens of what workers keep, read once.
-    "incident_tracker.tokens.RequestTokensMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "accounts.middleware.SignedInOTPMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     # Before anything else reads the user: a lost database answers 503, not 500.
     "incident_tracker.middleware.DatabaseUnavailableMiddleware",
     "accounts.middleware.UserTimeZoneMiddleware",
@@ -131,8 +130,7 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     # Axes first: it refuses a locked-out username or address before the password is checked.
     "axes.backends.AxesStandaloneBackend",
-    # Django's ModelBackend, reading the signed-in user once per worker (accounts/signed_in.py).
-    "accounts.backends.SignedInModelBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -278,16 +276,23 @@ LOG_DIR = env.str("LOG_DIR", default="") or None
 LOGGING = logging_config(level=env.str("LOG_LEVEL", default="INFO").upper(), log_dir=LOG_DIR)
 
 # --- Cache and sessions -------------------------------------------------------------
-# With REDIS_URL the cache lives in Redis and sessions are read from it (and written
-# through to the database, so a Redis restart signs nobody out). Without it the cache
-# is a database table (`manage.py createcachetable`), which every gunicorn worker and
-# every instance share, unlike a per-process memory cache.
+# The cache is shared by every worker and every instance, never a worker's own memory
+# (incidents/caching.py says what it holds). With REDIS_URL it lives in Redis and
+# sessions are read from it (and written through to the database, so a Redis restart
+# signs nobody out). Without it the cache is a database table that `migrate` creates
+# (incidents.apps) and that culls itself past CACHE_MAX_ENTRIES rows: nothing it holds
+# is needed for correctness, so a culled entry is only read again. Keys carry the
+# release, so a deployment never reads what an older release pickled.
 REDIS_URL = env.str("REDIS_URL", default="")
+CACHE_KEY_PREFIX = f"incident-tracker-{__version__}"
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "incident_tracker.redis_cache.SharedClientRedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": CACHE_KEY_PREFIX}}
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "django_cache"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "django_cache",
+                          "KEY_PREFIX": CACHE_KEY_PREFIX,
+                          "OPTIONS": {"MAX_ENTRIES": env.int("CACHE_MAX_ENTRIES", default=5000)}}}
 
 # --- Operations ---------------------------------------------------------------------
 # /metrics answers only with this bearer token; unset means no metrics endpoint at all.

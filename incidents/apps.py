@@ -1,6 +1,17 @@
+from typing import Any
+
 from django.apps import AppConfig
-from django.contrib.auth import get_user_model
-from django.db.models.signals import post_delete, post_save
+from django.core.management import call_command
+from django.db.models.signals import post_migrate
+
+
+def create_cache_table(**kwargs: Any) -> None:
+    """
+    The database cache's table (settings.CACHES without REDIS_URL) is made by `migrate`,
+    so a deployment needs no third command; `createcachetable` leaves an existing table,
+    and a Redis cache, alone.
+    """
+    call_command("createcachetable", database=kwargs.get("using", "default"), verbosity=0)
 
 
 class IncidentsConfig(AppConfig):
@@ -8,19 +19,4 @@ class IncidentsConfig(AppConfig):
     verbose_name = "Incidents"
 
     def ready(self) -> None:
-        """
-        A category or user saved or deleted anywhere (services, admin, shell) refreshes
-        the names lists show; an incident, comment, category or user, the results and pages
-        kept until a write.
-        """
-        from .models import Category, Comment, Incident
-        from .names import forget_names
-        from .kept import forget_kept_results
-
-        # Kept pages name reporters, commenters and categories: a renamed one replaces them too.
-        receivers = ((forget_names, (Category, get_user_model())),
-                     (forget_kept_results, (Incident, Comment, Category, get_user_model())))
-        for receiver, models in receivers:
-            for model in models:
-                for event, signal in (("saved", post_save), ("deleted", post_delete)):
-                    signal.connect(receiver, sender=model, dispatch_uid=f"{receiver.__name__}:{model.__name__}:{event}")
+        post_migrate.connect(create_cache_table, sender=self, dispatch_uid="incidents.create_cache_table")

@@ -1,36 +1,31 @@
 """
-The dashboard's figures. Each is one aggregate query over the incidents the user may
-see, grouped in the database; Python only arranges the handful of groups it gets back
-(never the rows), so the cost does not grow with the table beyond what its indexes
-serve. Responders' figures cover every incident, so they are computed once a minute
-and shared (staff_figures).
+The dashboard's figures for responders: incidents by severity and status, response
+times and incidents per day over the last WINDOW_DAYS days. Each is read from data
+shaped for it, so the cost does not grow with the table: the grid from the counts the
+database keeps (IncidentCount), the last days in one aggregate over the covering index
+incident_figures_idx, kept in the shared cache until the next write to an incident
+(incidents/caching.py). Python only arranges the handful of groups it gets back.
 """
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import partial
 from operator import attrgetter
 from typing import Any
 
-from django.core.cache import cache
 from django.db import connection
-from django.db.models import Avg, CharField, Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Value
+from django.db.models import CharField, Count, DurationField, ExpressionWrapper, F, QuerySet, Sum, Value
 from django.db.models.functions import TruncDate
 from django.utils import timezone
-from django.utils.functional import SimpleLazyObject
 
-from incident_tracker import __version__
-
-from .models import Incident, Severity
+from . import caching
+from .models import Incident, IncidentCount, Severity
 from .workflow import Status
 
 WINDOW_DAYS = 30
-# How old the responders' figures may be. At a million incidents the count grid reads a
-# whole index (about 100 ms); once a minute per instance keeps that off nearly every request.
-FIGURES_CACHE_SECONDS = 60
 UNRESOLVED = (Status.OPEN, Status.IN_PROGRESS)
 
 
@@ -52,11 +47,9 @@ class CountGrid:
     total: int
 
 
-def count_grid(incidents: QuerySet[Incident]) -> CountGrid:
-    counts = {
-        (group["severity"], group["status"]): group["n"]
-        for group in incidents.order_by().values("severity", "status").annotate(n=Count("id"))
-    }
+def count_grid() -> CountGrid:
+    """Every incident by severity and status, from the counts the database keeps exact (IncidentCount)."""
+    counts = {(row.severity, row.status): row.total for row in IncidentCount.objects.all()}
     statuses = list(Status.choices)
     rows = []
     for severity, label in Severity.choices:
@@ -82,25 +75,31 @@ def _elapsed(field: str) -> ExpressionWrapper:
     return ExpressionWrapper(F(field) - F("created_at"), output_field=DurationField())
 
 
-def response_times(incidents: QuerySet[Incident], *, since: datetime) -> list[ResponseTimes]:
+def _average(total: timedelta | None, count: int) -> timedelta | None:
+    return total / count if total is not None and count else None
+
+
+def response_times(groups: list[dict[str, Any]]) -> list[ResponseTimes]:
     """
-    Average time to acknowledge and to resolve, per severity, over the incidents
-    reported since `since`. Ones not yet acknowledged (or resolved) count in
-    `reported` but not in the averages; the page shows both numbers.
+    Average time to acknowledge and to resolve, per severity, from the window's groups
+    (recent_groups). Incidents not yet acknowledged (or resolved) count in `reported`
+    but not in the averages; the page shows both numbers.
     """
-    groups = {
-        group.pop("severity"): group
-        for group in incidents.filter(created_at__gte=since).order_by().values("severity").annotate(
-            reported=Count("id"),
-            acknowledged=Count("id", filter=Q(acknowledged_at__isnull=False)),
-            time_to_acknowledge=Avg(_elapsed("acknowledged_at")),
-            resolved=Count("id", filter=Q(resolved_at__isnull=False)),
-            time_to_resolve=Avg(_elapsed("resolved_at")),
-        )
-    }
-    empty = {"reported": 0, "acknowledged": 0, "time_to_acknowledge": None, "resolved": 0, "time_to_resolve": None}
+    totals: dict[int, dict[str, Any]] = defaultdict(lambda: {"reported": 0, "acknowledged": 0, "resolved": 0,
+                                                             "to_acknowledge": None, "to_resolve": None})
+    for group in groups:
+        total = totals[group["severity"]]
+        for name in ("reported", "acknowledged", "resolved", "to_acknowledge", "to_resolve"):
+            if group[name] is not None:
+                total[name] = group[name] if total[name] is None else total[name] + group[name]
     return [
-        ResponseTimes(severity=severity, label=label, **groups.get(severity, empty))
+        ResponseTimes(
+            severity=severity, label=label, reported=totals[severity]["reported"],
+            acknowledged=totals[severity]["acknowledged"],
+            time_to_acknowledge=_average(totals[severity]["to_acknowledge"], totals[severity]["acknowledged"]),
+            resolved=totals[severity]["resolved"],
+            time_to_resolve=_average(totals[severity]["to_resolve"], totals[severity]["resolved"]),
+        )
         for severity, label in Severity.choices
     ]
 
@@ -141,19 +140,16 @@ def _local_midnight(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def daily_chart(incidents: QuerySet[Incident], *, today: date, days: int = WINDOW_DAYS) -> DailyChart:
+def daily_chart(groups: list[dict[str, Any]], *, today: date, days: int = WINDOW_DAYS) -> DailyChart:
     """
-    The last `days` days up to `today`, in the current time zone (the user's), so that
-    a bar is one of the reader's days, with days without incidents drawn as zero.
+    The last `days` days up to `today` from the window's groups (recent_groups), in the
+    current time zone (the user's), so that a bar is one of the reader's days, with days
+    without incidents drawn as zero.
     """
     first = today - timedelta(days=days - 1)
-    per_day = dict(
-        incidents.filter(created_at__gte=_local_midnight(first))
-        .order_by()
-        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
-        .values_list("day")
-        .annotate(n=Count("id"))
-    )
+    per_day: dict[date, int] = defaultdict(int)
+    for group in groups:
+        per_day[group["day"]] += group["reported"]
     counts = [(first + timedelta(days=offset), per_day.get(first + timedelta(days=offset), 0)) for offset in range(days)]
     peak = max((count for _day, count in counts), default=0)
     # Whole-number gridlines, at most MAX_TICKS above zero, with the top one at or above the peak.
@@ -173,35 +169,31 @@ def daily_chart(incidents: QuerySet[Incident], *, today: date, days: int = WINDO
     )
 
 
-def staff_figures(incidents: QuerySet[Incident], *, now: datetime) -> dict[str, Any]:
+def recent_groups(*, today: date, days: int = WINDOW_DAYS) -> list[dict[str, Any]]:
     """
-    The count grid, response times and daily chart over `incidents` (every incident:
-    responders see them all, so they all share one cached copy per time zone and day),
-    at most FIGURES_CACHE_SECONDS old.
+    Incidents reported in the last `days` of the reader's days, grouped by day and
+    severity, with how many were acknowledged and resolved and how long that took in
+    total: one read of the index incident_figures_idx on PostgreSQL.
     """
+    return list(
+        Incident.objects.filter(created_at__gte=_local_midnight(today - timedelta(days=days - 1))).order_by()
+        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        .values("day", "severity")
+        .annotate(reported=Count("*"), acknowledged=Count("acknowledged_at"), to_acknowledge=Sum(_elapsed("acknowledged_at")),
+                  resolved=Count("resolved_at"), to_resolve=Sum(_elapsed("resolved_at")))
+    )
 
-    def compute() -> dict[str, Any]:
-        return {
-            "grid": count_grid(incidents),
-            "response_times": response_times(incidents, since=now - timedelta(days=WINDOW_DAYS)),
-            "chart": daily_chart(incidents, today=now.date()),
-        }
 
-    # The release is part of the key: figures kept by another release may not unpickle here.
-    key = f"dashboard-figures:{__version__}:{now.tzinfo}:{now.date().isoformat()}"
-
-    def cached() -> dict[str, Any]:
-        figures = cache.get_or_set(key, compute, FIGURES_CACHE_SECONDS)
-        assert isinstance(figures, dict)
-        return figures
-
-    # The template caches its markup of the figures under the same key and lifetime, so
-    # the figures themselves are read only when that markup is missing: lazily.
-    figures = SimpleLazyObject(cached)
-    return {
-        **{name: SimpleLazyObject(partial(figures.__getitem__, name)) for name in ("grid", "response_times", "chart")},
-        "figures_key": key, "figures_seconds": FIGURES_CACHE_SECONDS,
-    }
+def staff_figures(*, now: datetime) -> dict[str, Any]:
+    """
+    The count grid, response times and daily chart over every incident (responders see
+    them all) in the time zone of `now`. The last days' groups come from the shared
+    cache until the next write to an incident.
+    """
+    today = now.date()
+    groups = caching.until_incidents_change(("recent-groups", str(now.tzinfo), today.isoformat()),
+                                            lambda: recent_groups(today=today))
+    return {"grid": count_grid(), "response_times": response_times(groups), "chart": daily_chart(groups, today=today)}
 
 
 def first_rows(queues: Mapping[str, QuerySet[Incident]], count: int) -> dict[str, list[Incident]]:

@@ -1,17 +1,14 @@
 from __future__ import annotations
 
-import html
 import uuid
 from typing import Any
 
 from django import forms
-from django.forms.utils import flatatt
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString, mark_safe
 from django.contrib.auth import get_user_model
 
+from accounts.models import PERSON_NAME_FIELDS
+
 from .models import Category, Incident, Severity
-from .names import names
 from .workflow import Status
 
 MAX_SEARCH_LENGTH = 200
@@ -88,52 +85,6 @@ class TransitionForm(forms.Form):
     version = forms.IntegerField(min_value=1)
 
 
-# Each order ends with the primary key, so it is total and a page can continue from a row
-# (incidents/pagination.py); Incident.Meta.indexes holds an index for each, per filter.
-SORT_ORDERS = {
-    "relevance": ("-rank", "-id"),
-    "newest": ("-created_at", "-id"),
-    "oldest": ("created_at", "id"),
-    "severity": ("severity", "-created_at", "-id"),
-    "updated": ("-updated_at", "-id"),
-}
-
-
-class QuickSelect(forms.Select):
-    """
-    A select rendered in Python rather than through a template per option: the list
-    page shows five of them, some fifty options, on every request (docs/performance.md).
-    Same markup as Django's own select, without option groups, which these never have.
-    """
-
-    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
-        chosen = self.format_value(value)
-        options = []
-        for option_value, label in self.choices:
-            option_value = "" if option_value is None else str(option_value)
-            selected = " selected" if option_value in chosen else ""
-            if selected:
-                chosen = []  # a single select marks only the first match, as Django's does
-            options.append(f'<option value="{html.escape(option_value)}"{selected}>{html.escape(str(label))}</option>')
-        return mark_safe(f'<select name="{html.escape(name)}"{flatatt(self.build_attrs(self.attrs, attrs))}>'
-                         f'{"".join(options)}</select>')
-
-
-class QuickTextInput(forms.TextInput):
-    """The search box, rendered in Python like QuickSelect, with the markup of Django's own text input."""
-
-    def render(self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None) -> SafeString:
-        widget = self.get_context(name, value, attrs)["widget"]
-        shown = format_html(' value="{}"', widget["value"]) if widget["value"] is not None else ""
-        return format_html('<input type="{}" name="{}"{}{}>', widget["type"], widget["name"], shown,
-                           flatatt(widget["attrs"]))
-
-
-# The filter fields' markup a worker keeps: by the values chosen, for the names it was drawn with.
-_filter_markup: dict[str, Any] = {"names": None, "by_values": {}}
-FILTER_MARKUP_KEPT = 256
-
-
 class IncidentFilterForm(forms.Form):
     """
     The list's query parameters. Every value is checked against an allowlist; an
@@ -141,55 +92,26 @@ class IncidentFilterForm(forms.Form):
     reaching the ORM.
     """
 
-    q = forms.CharField(label="Search", required=False, max_length=MAX_SEARCH_LENGTH, widget=QuickTextInput)
-    status = forms.ChoiceField(choices=[("", "Any status"), *Status.choices], required=False, widget=QuickSelect)
+    q = forms.CharField(label="Search", required=False, max_length=MAX_SEARCH_LENGTH)
+    status = forms.ChoiceField(choices=[("", "Any status"), *Status.choices], required=False)
     severity = forms.TypedChoiceField(choices=[("", "Any severity"), *Severity.choices], coerce=int, required=False,
-                                      empty_value=None, widget=QuickSelect)
-    category = forms.ModelChoiceField(queryset=Category.objects.all(), required=False, empty_label="Any category",
-                                      widget=QuickSelect)
-    assignee = forms.ChoiceField(required=False, widget=QuickSelect)
+                                      empty_value=None)
+    category = forms.ModelChoiceField(queryset=Category.objects.all(), required=False, empty_label="Any category")
+    assignee = forms.ChoiceField(required=False)
     sort = forms.ChoiceField(
         # The default is the best match when searching, the newest otherwise.
         choices=[("", "Best match, or newest"), ("newest", "Newest first"), ("oldest", "Oldest first"),
                  ("severity", "Most severe first"), ("updated", "Recently updated")],
-        required=False, widget=QuickSelect,
+        required=False,
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        shown = names()
-        category_field = self.fields["category"]
-        assert isinstance(category_field, forms.ModelChoiceField)
-        # Shown from the cache; a submitted category is still looked up in the database.
-        category_field.choices = [("", category_field.empty_label), *shown.categories.items()]
         assignee_field = self.fields["assignee"]
         assert isinstance(assignee_field, forms.ChoiceField)
+        responders = get_user_model().objects.filter(is_staff=True).order_by("username").only(*PERSON_NAME_FIELDS)
         assignee_field.choices = [("", "Anyone"), ("me", "Me"), ("none", "Unassigned"),
-                                  *((str(pk), label) for pk, label in shown.responders.items())]
-
-    def as_filter_fields(self) -> SafeString:
-        """
-        Each field with its label, formatted here rather than through a template per label
-        and widget. The markup depends only on the names offered and the values chosen,
-        so the worker keeps the last few hundred it drew, until a category or responder
-        changes: most requests are the list as first opened or one of a few common filters.
-        """
-        shown = names()
-        if _filter_markup["names"] is not shown:
-            _filter_markup.update(names=shown, by_values={})
-        by_values: dict[tuple[str, ...], SafeString] = _filter_markup["by_values"]
-        # What each widget shows: the submitted value of its field (Select and TextInput read one).
-        values = tuple(str(self.data.get(name, "")) for name in self.fields)
-        markup = by_values.get(values)
-        if markup is None:
-            markup = format_html_join(
-                "\n", '<div class="field field-{}"><label for="{}">{}{}</label> {}</div>',
-                ((field.name, field.id_for_label, field.label, self.label_suffix, field.as_widget()) for field in self),
-            )
-            if len(by_values) >= FILTER_MARKUP_KEPT:
-                by_values.clear()
-            by_values[values] = markup
-        return markup
+                                  *((str(person.pk), str(person)) for person in responders)]
 
     def valid_filters(self) -> dict[str, Any]:
         """The cleaned value of each field that passed validation; the rest are ignored."""
@@ -197,3 +119,8 @@ class IncidentFilterForm(forms.Form):
             return {}
         self.is_valid()
         return {name: value for name, value in self.cleaned_data.items() if value not in (None, "")}
+
+
+def list_order(filters: dict[str, Any]) -> str:
+    """The list's order (a key of SORT_ORDERS): the one chosen, else the best match when searching, else the newest."""
+    return str(filters.get("sort") or ("relevance" if "q" in filters else "newest"))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
@@ -58,31 +59,47 @@ class IncidentQuerySet(models.QuerySet["Incident"]):
         """With the related rows a page shows, and without the search document no page shows."""
         return self.select_related("category", "reporter", "assignee").defer("search_vector")
 
-    def for_detail(self) -> IncidentQuerySet:
-        """
-        The incident and its reporter's name, and nothing else: the detail page names the
-        category and assignee from incidents.names, and never shows the search document.
-        """
-        return self.select_related("reporter").only(
-            "title", "description", "category_id", "severity", "status", "assignee_id", "created_at", "updated_at",
-            "acknowledged_at", "resolved_at", "closed_at", "version",
-            *name_fields("reporter"),
+    def for_table(self) -> IncidentQuerySet:
+        """Only the columns an incident table shows (the list, the dashboard's queues), with the names it shows."""
+        return self.select_related("category", "assignee").only(
+            "title", "severity", "status", "created_at", "updated_at", "category__name", *name_fields("assignee"),
         )
 
-    def for_table(self) -> IncidentQuerySet:
+    def matching(self, filters: Mapping[str, Any], *, user: User) -> IncidentQuerySet:
+        """The incidents the list's validated filters and search select (see IncidentFilterForm), in no order."""
+        queryset = self
+        for name in ("status", "severity", "category"):
+            if name in filters:
+                queryset = queryset.filter(**{name: filters[name]})
+        assignee = filters.get("assignee")
+        if assignee == "me":
+            queryset = queryset.filter(assignee=user)
+        elif assignee == "none":
+            queryset = queryset.filter(assignee__isnull=True)
+        elif assignee:
+            queryset = queryset.filter(assignee_id=int(assignee))
+        if "q" in filters:
+            queryset = queryset.search(filters["q"])
+        return queryset
+
+    def in_list_order(self, sort: str) -> IncidentQuerySet:
         """
-        Only the columns an incident table shows (the list, the dashboard's queues), with
-        no joins: the table names categories and assignees from incidents.names. That
-        makes the query several times cheaper to build and its rows cheaper to load
-        (docs/performance.md).
+        These incidents in one of the list's orders (SORT_ORDERS); "relevance" is for a
+        search and ranks its RANKED_MATCHES newest matches (see search()).
         """
-        return self.only("title", "severity", "status", "created_at", "updated_at", "category_id", "assignee_id")
+        if sort == "relevance":
+            newest = self.order_by("-created_at", "-id").values("pk")[:RANKED_MATCHES]
+            return self.filter(pk__in=newest).order_by(*SORT_ORDERS[sort])
+        return self.order_by(*SORT_ORDERS[sort])
 
     def search(self, text: str) -> IncidentQuerySet:
         """
         Incidents matching what a user typed, annotated with `rank` (higher is more
-        relevant). Full-text on PostgreSQL (see incidents/search.py); a substring match
-        on title and description elsewhere, where every match ranks the same.
+        relevant): full-text on PostgreSQL (see incidents/search.py); a substring match
+        on title and description elsewhere, where every match ranks the same. How well
+        each matches (in_list_order("relevance")) is worked out only for the
+        newest RANKED_MATCHES matches: ranking means reading every match's document,
+        and a common word matches a tenth of the table. The page says so.
         """
         if connections[self.db].vendor != "postgresql":
             matches = self.filter(Q(title__icontains=text) | Q(description__icontains=text))
@@ -95,6 +112,20 @@ class IncidentQuerySet(models.QuerySet["Incident"]):
         # and back as a page cursor; in double precision it does, exactly.
         rank = Cast(SearchRank(F("search_vector"), query), FloatField())
         return self.filter(search_vector=query).annotate(rank=rank)
+
+
+# The newest matches of a search that are ranked by relevance.
+RANKED_MATCHES = 1000
+
+# Each order ends with the primary key, so it is total and a page can continue from a row
+# (incidents/pagination.py); Incident.Meta.indexes holds an index for each, per filter.
+SORT_ORDERS = {
+    "relevance": ("-rank", "-id"),
+    "newest": ("-created_at", "-id"),
+    "oldest": ("created_at", "id"),
+    "severity": ("severity", "-created_at", "-id"),
+    "updated": ("-updated_at", "-id"),
+}
 
 
 class Incident(models.Model):
@@ -178,6 +209,10 @@ class Incident(models.Model):
                          condition=UNRESOLVED),
             models.Index(fields=["severity", "created_at", "id"], name="incident_unassigned_queue_idx",
                          condition=UNRESOLVED & UNASSIGNED),
+            # The dashboard's last 30 days (response times, incidents per day): read from the
+            # index alone on PostgreSQL, without visiting the rows.
+            models.Index(fields=["created_at"], include=["severity", "acknowledged_at", "resolved_at"],
+                         name="incident_figures_idx"),
         ]
 
     def __str__(self) -> str:
@@ -189,6 +224,26 @@ class Incident(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == Status.OPEN
+
+
+class IncidentCount(models.Model):
+    """
+    How many incidents have each severity and status: the dashboard's grid. Database
+    triggers (migration 0005) keep it in the same transaction as every insert, update
+    and delete on the incident table, whatever the writer (services, the admin, bulk
+    loads, SQL), so it is exact at every moment and the grid reads 16 rows instead of
+    every incident. Nothing in the application writes it.
+    """
+
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    status = models.CharField(max_length=20, choices=Status.choices)
+    total = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["severity", "status"], name="incident_count_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.get_severity_display()}, {self.get_status_display()}: {self.total}"
 
 
 class CommentQuerySet(models.QuerySet["Comment"]):

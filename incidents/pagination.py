@@ -5,23 +5,19 @@ page 10,000 of a million rows.
 A page link carries the sort key of the row it continues from (a cursor) instead of an
 offset: the next page is "the rows after this one in this order", which an index on the
 sort columns answers by starting right there and reading one page. Counting stops at
-COUNT_CAP; beyond it the page says "more than" rather than scanning every match, and
-remembers for a minute that it did.
+COUNT_CAP; beyond it the page says "more than" rather than scanning every match.
 """
 from __future__ import annotations
 
-import hashlib
-import time
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from django.core.exceptions import EmptyResultSet, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Field, Model, Q, QuerySet
 
 M = TypeVar("M", bound=Model)
 
 COUNT_CAP = 1000
-OVER_CAP_SECONDS = 60
 CURSOR_SEPARATOR = "~"
 
 
@@ -136,30 +132,9 @@ def keyset_page(queryset: QuerySet[M], *, size: int, after: str = "", before: st
     )
 
 
-# What each worker remembers of counts past the cap: statement key -> when to count again.
-_over_cap_until: dict[str, float] = {}
-OVER_CAP_REMEMBERED = 500
-
-
 def bounded_count(queryset: QuerySet[M], cap: int = COUNT_CAP) -> int:
     """
-    How many rows `queryset` has, counting no further than cap + 1. A count past the cap
-    is remembered by the worker for OVER_CAP_SECONDS, keyed by the exact query: "more
-    than 1,000" stays true for that long in all but rare cases, and the busiest lists
-    (everything, a common status) are the ones past the cap. A smaller count is always
-    exact.
+    How many rows `queryset` has, counting no further than cap + 1: a page says "more
+    than 1,000" rather than counting every match. At most cap + 1 index entries are read.
     """
-    counted = queryset.order_by().values("pk")[: cap + 1]
-    try:
-        statement, params = counted.query.sql_with_params()
-    except EmptyResultSet:  # a query that can match nothing (QuerySet.none()) is never sent
-        return 0
-    key = hashlib.sha256(repr((statement, params)).encode()).hexdigest()
-    if _over_cap_until.get(key, 0.0) > time.monotonic():
-        return cap + 1
-    count = counted.count()
-    if count > cap:
-        if len(_over_cap_until) >= OVER_CAP_REMEMBERED:
-            _over_cap_until.clear()
-        _over_cap_until[key] = time.monotonic() + OVER_CAP_SECONDS
-    return count
+    return queryset.order_by().values("pk")[: cap + 1].count()

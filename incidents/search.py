@@ -18,10 +18,9 @@ what is being typed). The resulting string is still passed as a query parameter.
 SQLite has no full-text column; there a search is a case-insensitive substring match on
 title and description.
 
-Ranking every match is the dearest read the product makes (tens of milliseconds for a
-common word over a million incidents), and people repeat searches: everyone looks for
-"VPN" while the VPN is down. So the list keeps a page of search results, with its
-count, until the next write (incidents/kept.py).
+Ranking every match is the dearest read a search could make (a common word matches a
+tenth of a million incidents): the list ranks only the newest RANKED_MATCHES matches
+(IncidentQuerySet.in_list_order) and says so on the page.
 """
 from __future__ import annotations
 

@@ -35,9 +35,8 @@ from accounts.models import User
 from audit.models import Action
 from audit.services import audit_record
 
+from . import caching
 from .models import Category, Comment, Incident, Severity
-from .kept import forget_kept_results
-from .names import forget_names
 from .workflow import Status
 
 HISTORY = timedelta(days=730)
@@ -422,9 +421,7 @@ def seed_incidents(plan: SeedPlan, *, progress: Callable[[int, int], None],
                 progress(done, plan.incidents)
             if first_load:
                 announce("Building indexes and checking foreign keys…")
-    # Bulk writes send no signals: what lists keep of names and search results is dropped here.
-    forget_names()
-    forget_kept_results()
+    caching.incidents_changed()
     if postgresql:
         announce("Updating the planner's statistics…")
         with connection.cursor() as cursor:

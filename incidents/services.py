@@ -18,7 +18,7 @@ from accounts.models import User
 from audit.models import Action
 from audit.services import audit_record
 
-from . import notifications, permissions
+from . import caching, notifications, permissions
 from .models import Category, Comment, Incident, Severity
 from .sanitize import clean_plain_text, clean_rich_text
 from .workflow import TRANSITIONS
@@ -84,6 +84,7 @@ def incident_create(
             if earlier is not None:
                 return earlier, False
         incident.save(force_insert=True)
+        caching.incidents_changed()
         audit_record(
             Action.INCIDENT_REPORTED,
             actor=reporter,
@@ -130,6 +131,7 @@ def incident_update(
         current.full_clean(exclude=["submission_token"])
         current.version = F("version") + 1
         current.save(update_fields=[*changed, "version", "updated_at"])
+        caching.incidents_changed()
         current.refresh_from_db()
         diff = {name: [before[name], _display(current, name)] for name in changed}
         if "assignee" in diff:
@@ -173,6 +175,7 @@ def incident_transition(incident: Incident, *, actor: User, name: str, expected_
             setattr(current, stamp, None)
         current.version = F("version") + 1
         current.save()
+        caching.incidents_changed()
         current.refresh_from_db()
         audit_record(
             Action.INCIDENT_TRANSITIONED,

@@ -1,23 +1,15 @@
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import EmptyResultSet, PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, StreamingHttpResponse
-from django.middleware.csrf import get_token
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.template.loader import render_to_string
-from django.template.response import TemplateResponse
 from django.utils import timezone
-from django.utils.safestring import mark_safe
 from django.views import View
 from django.views.generic import DetailView, FormView, TemplateView
-from django.views.generic.base import ContextMixin, TemplateResponseMixin
 
 from accounts.models import User
 from accounts.types import AuthenticatedHttpRequest, request_user
@@ -26,36 +18,11 @@ from audit.services import audit_record
 
 from . import dashboard, permissions
 from .export import csv_lines
-from .forms import SORT_ORDERS, CommentForm, IncidentEditForm, IncidentFilterForm, IncidentReportForm, TransitionForm
-from .models import Comment, Incident, IncidentQuerySet
-from .kept import KeptMarkup, kept_markup, kept_results
-from .names import categories_named, people_named
-from .pagination import COUNT_CAP, InvalidCursor, KeysetPage, bounded_count, keyset_page
+from .forms import CommentForm, IncidentEditForm, IncidentFilterForm, IncidentReportForm, TransitionForm, list_order
+from .models import Comment, Incident, IncidentQuerySet, RANKED_MATCHES
+from .pagination import COUNT_CAP, InvalidCursor, bounded_count, keyset_page
 from .services import StaleIncidentError, comment_add, incident_create, incident_transition, incident_update
 from .workflow import transitions_from
-
-
-def filter_incidents(queryset: IncidentQuerySet, filters: dict[str, Any], user: User) -> IncidentQuerySet:
-    """Apply the list's validated filters, search and sort (see IncidentFilterForm)."""
-    if "status" in filters:
-        queryset = queryset.filter(status=filters["status"])
-    if "severity" in filters:
-        queryset = queryset.filter(severity=filters["severity"])
-    if "category" in filters:
-        queryset = queryset.filter(category=filters["category"])
-    assignee = filters.get("assignee")
-    if assignee == "me":
-        queryset = queryset.filter(assignee=user)
-    elif assignee == "none":
-        queryset = queryset.filter(assignee__isnull=True)
-    elif assignee:
-        queryset = queryset.filter(assignee_id=int(assignee))
-    sort = filters.get("sort", "relevance" if "q" in filters else "newest")
-    if "q" in filters:
-        queryset = queryset.search(filters["q"])
-    elif sort == "relevance":
-        sort = "newest"
-    return queryset.order_by(*SORT_ORDERS[sort])
 
 
 class VisibleIncidentMixin(LoginRequiredMixin):
@@ -75,79 +42,21 @@ class VisibleIncidentMixin(LoginRequiredMixin):
         return get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
 
 
-# Stands where a CSRF token goes in kept markup; each response puts its own token there.
-# Random per process, so no text a user typed can contain it.
-CSRF_TOKEN_PLACEHOLDER = f"csrf-token-{secrets.token_hex(16)}"
-# The page around kept content: the header, the messages and the footer (base.html).
-FRAME_TEMPLATE = "page.html"
-
-
-class KeptPageMixin(TemplateResponseMixin, ContextMixin):
-    """
-    A page whose content is the same for every request of one reader until the next write,
-    but for its relative times: the rendered page is kept by each worker for a minute
-    (incidents/kept.py), and a request that finds it only puts its own CSRF token in. When
-    there is a message for the reader, the frame around the content (templates/page.html:
-    header, messages) is rendered again.
-    """
-
-    request: HttpRequest
-    title = ""
-    # False once the content says something that holds for this request only.
-    keep_page = True
-
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        # Tables show times in the reader's time zone.
-        identity = (request.user.pk, timezone.get_current_timezone_name(), request.get_full_path())
-        return self.framed(kept_markup(identity, lambda: self.markup(self.read_context(**kwargs))))
-
-    def read_context(self, **kwargs: Any) -> dict[str, Any]:
-        return self.get_context_data(**kwargs)
-
-    def page_title(self, context: dict[str, Any]) -> str:
-        return self.title
-
-    def markup(self, context: dict[str, Any]) -> KeptMarkup:
-        content = render_to_string(self.get_template_names(), {**context, "csrf_token": CSRF_TOKEN_PLACEHOLDER},
-                                   self.request)
-        title = self.page_title(context)
-        page = render_to_string(FRAME_TEMPLATE, {"title": title, "content": mark_safe(content),
-                                                 "csrf_token": CSRF_TOKEN_PLACEHOLDER, "messages": ()}, self.request)
-        return KeptMarkup(title, content, page, keep=self.keep_page)
-
-    def render_to_response(self, context: dict[str, Any], **response_kwargs: Any) -> HttpResponse:
-        return self.framed(self.markup(context), **response_kwargs)
-
-    def framed(self, markup: KeptMarkup, **response_kwargs: Any) -> HttpResponse:
-        # One masked token for the whole page, the header's sign-out form included.
-        token = get_token(self.request)
-        if not messages.get_messages(self.request):
-            return HttpResponse(markup.page.replace(CSRF_TOKEN_PLACEHOLDER, token), **response_kwargs)
-        content = mark_safe(markup.content.replace(CSRF_TOKEN_PLACEHOLDER, token))
-        return TemplateResponse(self.request, FRAME_TEMPLATE, {"title": markup.title, "content": content,
-                                                               "csrf_token": token}, **response_kwargs)
-
-
-class DashboardView(LoginRequiredMixin, KeptPageMixin, TemplateView):
+class DashboardView(LoginRequiredMixin, TemplateView):
     """
     What needs attention now. Everyone sees their own open reports and their recently
     updated ones; responders also get the queues and the figures of `dashboard`.
     """
 
     template_name = "incidents/dashboard.html"
-    title = "Dashboard"
     list_size = 5
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         user = request_user(self.request)
         if user.is_staff:
-            figures = dashboard.staff_figures(Incident.objects.visible_to(user), now=timezone.localtime())
-            context.update(**figures, window_days=dashboard.WINDOW_DAYS)
-        # The queues are kept until the next write (incidents/kept.py): the dashboard is
-        # the page people keep open and reload.
-        context.update(kept_results(("dashboard-queues", user.pk, user.is_staff, self.list_size),
-                                    partial(self.queues, user)))
+            context.update(dashboard.staff_figures(now=timezone.localtime()), window_days=dashboard.WINDOW_DAYS)
+        context.update(self.queues(user))
         return context
 
     def queues(self, user: User) -> dict[str, list[Incident]]:
@@ -166,52 +75,37 @@ class DashboardView(LoginRequiredMixin, KeptPageMixin, TemplateView):
         return dashboard.first_rows(queues, self.list_size)
 
 
-class IncidentListView(VisibleIncidentMixin, KeptPageMixin, TemplateView):
+class IncidentListView(VisibleIncidentMixin, TemplateView):
     """
     The list pages with keyset cursors (`after` / `before`) rather than page numbers, and
     counts only up to COUNT_CAP: each request reads one page through an index, whatever
-    the size of the table, and a page read is kept until the next write
-    (docs/performance.md).
+    the size of the table (docs/performance.md).
     """
 
     template_name = "incidents/incident_list.html"
-    title = "Incidents"
     page_size = 25
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         filter_form = IncidentFilterForm(self.request.GET)
         filters = filter_form.valid_filters()
-        incidents = filter_incidents(Incident.objects.visible_to(self.user).for_table(), filters, self.user)
-        after, before = self.request.GET.get("after", ""), self.request.GET.get("before", "")
+        matching = Incident.objects.visible_to(self.user).for_table().matching(filters, user=self.user)
+        ordered = matching.in_list_order(list_order(filters))
         try:
-            page, total = self.kept_page_and_total(incidents, after, before)
+            page = keyset_page(ordered, size=self.page_size, after=self.request.GET.get("after", ""),
+                               before=self.request.GET.get("before", ""))
         except InvalidCursor:
             messages.info(self.request, "That page link is out of date; here is the first page.")
-            # Kept, this first page would come back for the same link without the message.
-            self.keep_page = False
-            page, total = self.page_and_total(incidents, "", "")
+            page = keyset_page(ordered, size=self.page_size)
         query = self.request.GET.copy()
         for name in ("after", "before"):
             query.pop(name, None)
         context.update(
             filter_form=filter_form, incidents=page.rows, page=page, query_string=query.urlencode(),
-            total=total, count_cap=COUNT_CAP,
+            total=bounded_count(matching), count_cap=COUNT_CAP, ranked_by_relevance=list_order(filters) == "relevance",
+            ranked_matches=RANKED_MATCHES,
         )
         return context
-
-    def page_and_total(self, incidents: IncidentQuerySet, after: str, before: str) -> tuple[KeysetPage[Incident], int]:
-        return keyset_page(incidents, size=self.page_size, after=after, before=before), bounded_count(incidents)
-
-    def kept_page_and_total(self, incidents: IncidentQuerySet, after: str, before: str
-                            ) -> tuple[KeysetPage[Incident], int]:
-        """The page and count, kept until the next write (incidents/kept.py), keyed by the exact query."""
-        try:
-            statement = incidents.query.sql_with_params()
-        except EmptyResultSet:  # the text held no word: there is nothing to search, or to keep
-            return self.page_and_total(incidents, after, before)
-        return kept_results((*statement, after, before, self.page_size),
-                            partial(self.page_and_total, incidents, after, before))
 
 
 class IncidentExportView(VisibleIncidentMixin, View):
@@ -223,7 +117,7 @@ class IncidentExportView(VisibleIncidentMixin, View):
 
     def get(self, request: HttpRequest) -> StreamingHttpResponse:
         filters = IncidentFilterForm(request.GET).valid_filters()
-        incidents = filter_incidents(self.get_queryset(), filters, self.user)
+        incidents = self.get_queryset().matching(filters, user=self.user).in_list_order(list_order(filters))
         audit_record(
             Action.INCIDENTS_EXPORTED,
             actor=self.user,
@@ -260,71 +154,24 @@ class IncidentCreateView(LoginRequiredMixin, FormView):
         return redirect(incident)
 
 
-@dataclass
-class IncidentPage:
-    """What the detail page reads for one kind of reader, kept until the next write."""
-
-    incident: Incident
-    comments: list[tuple[Comment, str]]  # each comment with its author's name
-    timeline: list[AuditLog]
-
-
-class IncidentDetailView(VisibleIncidentMixin, KeptPageMixin, DetailView):
-    """
-    One incident with its comments and timeline. What the page reads is kept until the
-    next committed write to an incident, a comment or a user (incidents/kept.py), keyed
-    by what the reader may see: everything for responders, the reporter's own incident
-    without internal notes otherwise. Rights and actions are worked out afresh on every
-    request.
-    """
+class IncidentDetailView(VisibleIncidentMixin, DetailView):
+    """One incident with its comments and timeline, and the actions the reader may take."""
 
     template_name = "incidents/incident_detail.html"
     context_object_name = "incident"
 
-    def read_context(self, **kwargs: Any) -> dict[str, Any]:
-        self.object = self.get_object()
-        return self.get_context_data(object=self.object)
-
-    def page_title(self, context: dict[str, Any]) -> str:
-        return f"Incident #{self.object.pk}"
-
-    def get_object(self, queryset: Any = None) -> Incident:
-        user = self.user
-        reader = ("responder",) if user.is_staff else ("reporter", user.pk)
-        self.page: IncidentPage | None = kept_results(("incident-page", int(self.kwargs["pk"]), *reader), self.read)
-        if self.page is None:
-            raise Http404("No incident matches the given query.")
-        return self.page.incident
-
-    def read(self) -> IncidentPage | None:
-        user = self.user
-        incident = Incident.objects.visible_to(user).for_detail().filter(pk=self.kwargs["pk"]).first()
-        if incident is None:
-            return None
-        comments = list(Comment.objects.visible_to(user).filter(incident=incident).only(
-            "incident_id", "author_id", "body", "internal", "created_at"
-        ))
-        # Comments come from the reporter and responders: named without a query, as a rule.
-        authors = {incident.reporter_id: str(incident.reporter),
-                   **people_named(comment.author_id for comment in comments if comment.author_id != incident.reporter_id)}
-        timeline = AuditLog.objects.for_incident(incident).visible_to(user).only(
-            "created_at", "actor_username", "action", "changes"
-        )
-        return IncidentPage(incident, [(comment, authors[comment.author_id]) for comment in comments], list(timeline))
-
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        incident, user, page = self.object, self.user, self.page
-        assert page is not None
+        incident, user = self.object, self.user
         context.update(
-            category_name=categories_named([incident.category_id]).get(incident.category_id),
-            assignee_name=people_named([incident.assignee_id]).get(incident.assignee_id),
-            comments=page.comments,
+            comments=Comment.objects.visible_to(user).filter(incident=incident).select_related("author"),
             comment_form=kwargs.get("comment_form")
             or CommentForm(can_write_internal_note=permissions.can_write_internal_note(user)),
             transitions=transitions_from(incident.status) if permissions.can_transition(user, incident) else [],
             can_edit=permissions.can_edit(user, incident),
-            timeline=page.timeline,
+            timeline=AuditLog.objects.for_incident(incident).visible_to(user).only(
+                "created_at", "actor_username", "action", "changes"
+            ),
             can_take=permissions.can_triage(user) and incident.assignee_id != user.pk,
         )
         return context
@@ -390,11 +237,14 @@ class IncidentActionView(VisibleIncidentMixin, View):
     http_method_names = ["post"]
 
 
-class CommentCreateView(IncidentActionView):
+class CommentCreateView(IncidentDetailView):
+    """Posts a comment; a refused one shows the incident page again with the form's errors."""
+
+    http_method_names = ["post"]
+
     def post(self, request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-        incident = self.get_incident()
-        can_note = permissions.can_write_internal_note(request.user)
-        form = CommentForm(request.POST, can_write_internal_note=can_note)
+        self.object = incident = self.get_object()
+        form = CommentForm(request.POST, can_write_internal_note=permissions.can_write_internal_note(request.user))
         if form.is_valid():
             try:
                 comment = comment_add(
@@ -406,9 +256,7 @@ class CommentCreateView(IncidentActionView):
             else:
                 messages.success(request, "Internal note added." if comment.internal else "Comment added.")
                 return HttpResponseRedirect(f"{incident.get_absolute_url()}#comment-{comment.pk}")
-        view = IncidentDetailView(request=request, kwargs={"pk": pk})
-        view.object = view.get_object()
-        return view.render_to_response(view.get_context_data(comment_form=form), status=400)
+        return self.render_to_response(self.get_context_data(comment_form=form), status=400)
 
 
 class IncidentTransitionView(IncidentActionView):

@@ -9,9 +9,7 @@ from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts import signed_in as signed_in_rows
 from accounts.models import User
-from incidents import kept, names, pagination
 from tests.factories import DEFAULT_PASSWORD, make_totp_device, make_user
 
 
@@ -37,15 +35,6 @@ def fast_test_settings(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-
-
-@pytest.fixture(autouse=True)
-def fresh_worker_memory():
-    """Each test starts as a new worker would: nothing remembered from another test's (rolled back) data."""
-    names._local["names"] = None
-    pagination._over_cap_until.clear()
-    kept._kept_pages.clear()
-    signed_in_rows._rows.clear()
 
 
 @pytest.fixture

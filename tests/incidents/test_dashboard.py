@@ -8,13 +8,13 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents import dashboard
+from incidents import caching, dashboard
 from incidents.models import Incident, Severity
-from incidents.services import incident_update
+from incidents.services import comment_add, incident_create, incident_transition, incident_update
 from incidents.templatetags.incidents import duration
 from incidents.workflow import Status
 from tests.conftest import signed_in, signed_in_verified
-from tests.factories import make_incident, make_user
+from tests.factories import DEFAULT_PASSWORD, make_incident, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 def test_count_grid_counts_by_severity_and_status(reporter):
     for severity, status in [(1, Status.OPEN), (1, Status.OPEN), (1, Status.CLOSED), (3, Status.IN_PROGRESS)]:
         make_incident(reporter=reporter, severity=severity, status=status)
-    grid = dashboard.count_grid(Incident.objects.all())
+    grid = dashboard.count_grid()
     sev1, sev2, sev3, sev4 = grid.rows
     assert [value for value, _label in grid.statuses] == ["open", "in_progress", "resolved", "closed"]
     assert (sev1.by_status, sev1.total) == ([2, 0, 0, 1], 3)
@@ -32,8 +32,20 @@ def test_count_grid_counts_by_severity_and_status(reporter):
     assert (grid.status_totals, grid.total) == ([2, 1, 0, 1], 4)
 
 
+def test_count_grid_follows_every_write_to_the_table_whatever_makes_it(reporter, responder):
+    incident = make_incident(reporter=reporter, severity=Severity.SEV2)
+    incident_transition(incident, actor=responder, name="start")
+    assert dashboard.count_grid().rows[1].by_status == [0, 1, 0, 0]
+    Incident.objects.filter(pk=incident.pk).update(severity=Severity.SEV4)
+    make_incident(reporter=reporter, severity=Severity.SEV4, status=Status.CLOSED)
+    grid = dashboard.count_grid()
+    assert (grid.rows[1].total, grid.rows[3].by_status) == (0, [0, 1, 0, 1])
+    Incident.objects.filter(status=Status.CLOSED).delete()
+    assert dashboard.count_grid().total == 1 == Incident.objects.count()
+
+
+@time_machine.travel(NOW, tick=False)
 def test_response_times_average_per_severity_over_the_window(reporter):
-    since = NOW - timedelta(days=30)
     reported = NOW - timedelta(days=2)
     make_incident(reporter=reporter, severity=Severity.SEV1, created_at=reported,
                   acknowledged_at=reported + timedelta(minutes=10), status=Status.RESOLVED,
@@ -43,7 +55,8 @@ def test_response_times_average_per_severity_over_the_window(reporter):
     make_incident(reporter=reporter, severity=Severity.SEV1, created_at=reported)
     make_incident(reporter=reporter, severity=Severity.SEV1, created_at=NOW - timedelta(days=40),
                   acknowledged_at=NOW - timedelta(days=10))
-    sev1, sev2, *_ = dashboard.response_times(Incident.objects.all(), since=since)
+    with timezone.override("UTC"):
+        sev1, sev2, *_ = dashboard.response_times(dashboard.recent_groups(today=NOW.date()))
     assert (sev1.reported, sev1.acknowledged, sev1.resolved) == (3, 2, 1)
     assert sev1.time_to_acknowledge == timedelta(minutes=20)
     assert sev1.time_to_resolve == timedelta(hours=2)
@@ -55,7 +68,7 @@ def test_daily_chart_has_a_bar_for_each_of_the_users_days(reporter):
     make_incident(reporter=reporter, created_at=datetime(2026, 3, 19, 23, 30, tzinfo=UTC))
     make_incident(reporter=reporter, created_at=datetime(2026, 2, 18, 12, 0, tzinfo=UTC))
     with timezone.override("UTC"):
-        chart = dashboard.daily_chart(Incident.objects.all(), today=date(2026, 3, 20))
+        chart = dashboard.daily_chart(dashboard.recent_groups(today=date(2026, 3, 20)), today=date(2026, 3, 20))
     assert len(chart.bars) == 30
     assert chart.bars[0].day == date(2026, 2, 19)
     assert [(bar.day, bar.count) for bar in chart.bars[-2:]] == [(date(2026, 3, 19), 1), (date(2026, 3, 20), 1)]
@@ -63,12 +76,12 @@ def test_daily_chart_has_a_bar_for_each_of_the_users_days(reporter):
     assert chart.bars[-1].height == dashboard.PLOT_BOTTOM - dashboard.PLOT_TOP
     assert chart.bars[0].height == 0
     with timezone.override("Asia/Tokyo"):
-        tokyo = dashboard.daily_chart(Incident.objects.all(), today=date(2026, 3, 20))
+        tokyo = dashboard.daily_chart(dashboard.recent_groups(today=date(2026, 3, 20)), today=date(2026, 3, 20))
     assert [(bar.day, bar.count) for bar in tokyo.bars[-1:]] == [(date(2026, 3, 20), 2)]
 
 
 def test_empty_chart_draws_zero_height_bars():
-    chart = dashboard.daily_chart(Incident.objects.none(), today=date(2026, 3, 20))
+    chart = dashboard.daily_chart([], today=date(2026, 3, 20))
     assert {bar.height for bar in chart.bars} == {0}
     assert chart.ticks == [(0, dashboard.PLOT_BOTTOM), (1, dashboard.PLOT_TOP)]
 
@@ -80,7 +93,7 @@ def test_chart_gridlines_are_whole_numbers_up_to_the_peak(reporter, peak, ticks)
     for _ in range(peak):
         make_incident(reporter=reporter, created_at=day)
     with timezone.override("UTC"):
-        chart = dashboard.daily_chart(Incident.objects.all(), today=date(2026, 3, 20))
+        chart = dashboard.daily_chart(dashboard.recent_groups(today=date(2026, 3, 20)), today=date(2026, 3, 20))
     assert [value for value, _y in chart.ticks] == ticks
     assert chart.ticks[-1][1] <= chart.bars[-1].y
 
@@ -167,16 +180,42 @@ def test_anonymous_visitor_is_sent_to_sign_in(client):
     assert response["Location"] == f"{reverse('accounts:login')}?next=/"
 
 
-def test_responders_figures_are_computed_once_and_shared_for_a_minute(responder_client, admin_client, reporter):
-    make_incident(reporter=reporter, title="Counted")
-    first = responder_client.get(reverse("dashboard")).context["grid"].total
-    make_incident(reporter=reporter, title="Not yet counted")
-    assert admin_client.get(reverse("dashboard")).context["grid"].total == first == 1
-    with time_machine.travel(timezone.now() + timedelta(seconds=dashboard.FIGURES_CACHE_SECONDS + 1)):
-        assert responder_client.get(reverse("dashboard")).context["grid"].total == 2
+def test_responders_figures_follow_every_committed_write_to_an_incident(
+        responder_client, admin_client, reporter, responder, django_capture_on_commit_callbacks):
+    def figures(client):
+        context = client.get(reverse("dashboard")).context
+        return context["grid"].total, context["chart"].total, context["response_times"][0].acknowledged
+
+    with django_capture_on_commit_callbacks(execute=True):
+        incident, _ = incident_create(reporter=reporter, title="Counted", description="x", severity=Severity.SEV1)
+    assert figures(responder_client) == (1, 1, 0)
+    with django_capture_on_commit_callbacks(execute=True):
+        incident_create(reporter=reporter, title="Counted too", description="y")
+    assert figures(admin_client) == (2, 2, 0), "a report is counted at once, by every responder"
+    with django_capture_on_commit_callbacks(execute=True):
+        incident_transition(incident, actor=responder, name="start")
+    assert figures(responder_client) == (2, 2, 1), "an acknowledgement is counted at once"
 
 
-def test_kept_queues_follow_every_committed_write(
+def test_figures_kept_before_a_write_are_not_read_after_it_commits(django_capture_on_commit_callbacks):
+    assert caching.until_incidents_change("figures", lambda: "before") == "before"
+    assert caching.until_incidents_change("figures", lambda: "recomputed") == "before"
+    with django_capture_on_commit_callbacks(execute=True):
+        caching.incidents_changed()
+    assert caching.until_incidents_change("figures", lambda: "after") == "after"
+
+
+def test_sign_ins_and_comments_keep_the_figures(client, responder, reporter, django_capture_on_commit_callbacks):
+    incident = make_incident(reporter=reporter)
+    caching.until_incidents_change("figures", lambda: "kept")
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_in = client.post(reverse("accounts:login"), {"username": "reporter", "password": DEFAULT_PASSWORD})
+        comment_add(incident, author=reporter, body="Still down")
+    assert signed_in.status_code == 302
+    assert caching.until_incidents_change("figures", lambda: "recomputed") == "kept"
+
+
+def test_queues_follow_every_committed_write(
         responder_client, responder, reporter, django_capture_on_commit_callbacks):
     def queue_titles(heading_id):
         page = responder_client.get(reverse("dashboard")).content.decode()
@@ -192,7 +231,7 @@ def test_kept_queues_follow_every_committed_write(
     assert queue_titles("unassigned-title") == [] and queue_titles("queue-title") == ["Badge reader dead"]
 
 
-def test_kept_queues_are_each_readers_own(responder_client, responder, reporter):
+def test_queues_are_each_readers_own(responder_client, responder, reporter):
     other = make_user(username="other-responder", is_staff=True)
     make_incident(reporter=reporter, title="Mine", assignee=responder)
     make_incident(reporter=reporter, title="Theirs", assignee=other)

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from incidents import notifications
+from incidents import caching, notifications
 from incidents.models import Category, Incident, Severity
 from incidents.seeding import SeedPlan, seed_incidents
 from incidents.services import category_save, comment_add, incident_create, incident_transition, incident_update
@@ -156,6 +156,7 @@ class Command(BaseCommand):
             )
             reported_at = timezone.now() - timedelta(hours=chooser.randint(1, 24 * 30))
             Incident.objects.filter(pk=incident.pk).update(created_at=reported_at)
+            caching.incidents_changed()
             target = statuses[number % len(statuses)]
             if target != Status.OPEN:
                 incident = incident_update(incident, actor=users["responder"], expected_version=incident.version,
