@@ -115,7 +115,7 @@ class IncidentQuerySet(models.QuerySet["Incident"]):
 
 
 # The newest matches of a search that are ranked by relevance.
-RANKED_MATCHES = 1000
+RANKED_MATCHES = 200
 
 # Each order ends with the primary key, so it is total and a page can continue from a row
 # (incidents/pagination.py); Incident.Meta.indexes holds an index for each, per filter.
