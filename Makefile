@@ -22,7 +22,6 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 
 run: $(VENV)/.installed-runtime
 	DEBUG=true $(BIN)/python manage.py migrate --noinput
-	DEBUG=true $(BIN)/python manage.py createcachetable
 	DEBUG=true $(BIN)/python manage.py seed --demo
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl+C to stop)"
 	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
@@ -61,7 +60,6 @@ deploy-check: $(VENV)/.installed-runtime
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py createcachetable
 	$(BIN)/python -c "import incident_tracker.wsgi"
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 

@@ -30,7 +30,6 @@ def prepare_database() -> str:
     from incidents.services import comment_add, incident_create, incident_transition, incident_update
 
     call_command("migrate", verbosity=0)
-    call_command("createcachetable", verbosity=0)
     call_command("seed", "--demo", verbosity=0)
     responder, reporter = User.objects.get(username="responder"), User.objects.get(username="reporter")
     TOTPDevice.objects.create(user=responder, name="Authenticator app", confirmed=True, key=TOTP_KEY)

@@ -53,7 +53,7 @@ def test_readyz_answers_503_when_the_database_fails(client):
 
 
 def test_readyz_answers_503_when_the_cache_table_is_missing(client, settings):
-    """A deployment that skipped `createcachetable` must not take traffic: the dashboard would fail."""
+    """An instance whose cache cannot be read (its table gone, Redis down) must not take traffic: the dashboard would fail."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
                                    "LOCATION": "no_such_cache_table"}}
     response = client.get("/readyz")
