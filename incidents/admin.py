@@ -10,9 +10,9 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 
 from accounts.types import request_user
+from common.text import clean_plain_text
 
 from .models import Category, Comment, Incident
-from .sanitize import clean_plain_text
 from .services import (
     EDITABLE_FIELDS,
     StaleIncidentError,

@@ -16,7 +16,7 @@ from django.utils.text import get_text_list
 
 from incidents.models import Incident, Severity
 from incidents.names import categories_named, people_named
-from incidents.sanitize import clean_rich_text
+from common.text import clean_rich_text
 from incidents.workflow import Status
 
 register = template.Library()
