@@ -307,7 +307,7 @@ class IncidentDetailView(VisibleIncidentMixin, KeptPageMixin, DetailView):
         # Comments come from the reporter and responders: named without a query, as a rule.
         authors = {incident.reporter_id: str(incident.reporter),
                    **people_named(comment.author_id for comment in comments if comment.author_id != incident.reporter_id)}
-        timeline = AuditLog.objects.for_incident(incident).visible_to(user).only(
+        timeline = AuditLog.objects.for_target(incident._meta.label_lower, incident.pk).visible_to(user).only(
             "created_at", "actor_username", "action", "changes"
         )
         return IncidentPage(incident, [(comment, authors[comment.author_id]) for comment in comments], list(timeline))
