@@ -27,8 +27,10 @@ run: $(VENV)/.installed-runtime
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl+C to stop)"
 	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+# flake8, then the import contracts in setup.cfg (the apps depend one way, docs/architecture.md).
 lint: $(VENV)/.installed-dev
 	$(BIN)/flake8
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(VENV)/.installed-dev
 	DEBUG=true $(BIN)/mypy .
