@@ -26,8 +26,12 @@ run: $(VENV)/.installed-runtime
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl+C to stop)"
 	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+# flake8; then the import contracts in setup.cfg (the apps depend one way, docs/architecture.md);
+# then the GitHub workflow, with shellcheck on its `run:` steps when shellcheck is on PATH.
 lint: $(VENV)/.installed-dev
 	$(BIN)/flake8
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/actionlint .github/workflows/*.yml
 
 typecheck: $(VENV)/.installed-dev
 	DEBUG=true $(BIN)/mypy .

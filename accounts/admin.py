@@ -9,9 +9,13 @@ from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from audit.admin import register_target_models
+
 from .models import User
 from .services import second_factor_remove, user_delete, user_password_replaced, user_save
 from .types import request_user
+
+register_target_models(User)
 
 
 @admin.register(User)

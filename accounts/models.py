@@ -7,7 +7,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from incidents.sanitize import clean_plain_text
+from common.text import clean_plain_text
 
 
 @cache

@@ -1,14 +1,23 @@
 import json
 
 from django.contrib import admin
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from accounts.models import User
-from incidents.models import Category, Incident
-
 from .models import AuditLog
+
+# The kinds of record the log names as targets.
+_target_models: list[type[Model]] = []
+
+
+def register_target_models(*models: type[Model]) -> None:
+    """
+    For the admin modules of the apps whose records are audited (Django imports them all
+    at start-up): offer `models` in the log's target type filter. The apps name their own
+    models, so this app imports none of them.
+    """
+    _target_models.extend(model for model in models if model not in _target_models)
 
 
 class TargetTypeFilter(admin.SimpleListFilter):
@@ -18,7 +27,8 @@ class TargetTypeFilter(admin.SimpleListFilter):
     parameter_name = "target_type"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [(model._meta.label_lower, str(model._meta.verbose_name).capitalize()) for model in (Incident, Category, User)]
+        choices = [(model._meta.label_lower, str(model._meta.verbose_name).capitalize()) for model in _target_models]
+        return sorted(choices, key=lambda choice: choice[1])
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[AuditLog]) -> QuerySet[AuditLog]:
         return queryset.filter(target_type=self.value()) if self.value() else queryset

@@ -3,7 +3,7 @@ Audit rows written out for off-site keeping, streamed so a large range never sit
 memory. JSON lines are the exact record: every hashed field plus the row's hash, so
 an archive can be checked against the chain later. CSV is for reading in a
 spreadsheet: `changes` is JSON text in one cell, and cells that a spreadsheet would
-run as a formula get a leading apostrophe (see incidents.export), so CSV is not exact.
+run as a formula get a leading apostrophe (see common.text), so CSV is not exact.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Any
 from django.core.management.base import CommandError
 from django.core.serializers.json import DjangoJSONEncoder
 
-from incidents.export import neutralise
+from common.text import neutralise
 
 from .models import AuditLog
 

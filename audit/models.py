@@ -3,15 +3,12 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractUser
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-
-if TYPE_CHECKING:
-    from accounts.models import User
-    from incidents.models import Incident
 
 
 class Action(models.TextChoices):
@@ -61,11 +58,15 @@ class AuditLogQuerySet(models.QuerySet["AuditLog"]):
     def in_chain_order(self) -> AuditLogQuerySet:
         return self.order_by("sequence")
 
-    def for_incident(self, incident: Incident) -> AuditLogQuerySet:
-        """The incident's own history, oldest first (served by the target index)."""
-        return self.filter(target_type=incident._meta.label_lower, target_id=str(incident.pk)).in_chain_order()
+    def for_target(self, target_type: str, target_id: object) -> AuditLogQuerySet:
+        """
+        One record's own history, oldest first (served by the target index). The app that
+        owns the record names it as rows were written: its model's `_meta.label_lower` and
+        primary key, so this app never imports the models it records.
+        """
+        return self.filter(target_type=target_type, target_id=str(target_id)).in_chain_order()
 
-    def visible_to(self, user: User) -> AuditLogQuerySet:
+    def visible_to(self, user: AbstractUser) -> AuditLogQuerySet:
         """Responders see every row; anyone else only incident actions that concern the public view."""
         if user.is_staff:
             return self

@@ -14,13 +14,12 @@ from contextlib import contextmanager
 from io import TextIOBase
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.ipv6 import clean_ipv6_address
-
-from accounts.models import User
 
 from .archive import write_archive
 from .context import current_origin
@@ -108,7 +107,7 @@ def _target_fields(target: models.Model | None, target_label: str | None) -> dic
 def audit_record(
     action: Action,
     *,
-    actor: User | AnonymousUser | None,
+    actor: AbstractBaseUser | AnonymousUser | None,
     target: models.Model | None = None,
     target_label: str | None = None,
     changes: dict[str, Any] | None = None,
@@ -120,7 +119,7 @@ def audit_record(
     request being served, if any.
     """
     origin = current_origin.get()
-    user = actor if isinstance(actor, User) else None
+    user = actor if isinstance(actor, AbstractBaseUser) else None
     with transaction.atomic():
         _lock_chain_head()
         head = AuditLog.objects.order_by("-sequence").values_list("sequence", "entry_hash").first()
@@ -128,7 +127,8 @@ def audit_record(
         entry = AuditLog(
             sequence=sequence,
             created_at=timezone.now(),
-            actor=user,
+            # By id: the row accepts whatever AUTH_USER_MODEL is without this app importing it.
+            actor_id=user.pk if user else None,
             actor_username=_clean_text(user.get_username()) if user else "",
             action=action,
             **_target_fields(target, target_label),

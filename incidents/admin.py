@@ -10,9 +10,10 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 
 from accounts.types import request_user
+from audit.admin import register_target_models
+from common.text import clean_plain_text
 
 from .models import Category, Comment, Incident
-from .sanitize import clean_plain_text
 from .services import (
     EDITABLE_FIELDS,
     StaleIncidentError,
@@ -23,6 +24,8 @@ from .services import (
     incident_update,
 )
 from .workflow import Status, path_to
+
+register_target_models(Incident, Category)
 
 
 class CategoryAdminForm(forms.ModelForm):

@@ -1,11 +1,7 @@
 """
 The incident list as CSV, streamed row by row so that a large export keeps the
-worker's memory flat and the first bytes leave at once.
-
-Spreadsheets run a cell that starts with `=`, `+`, `-` or `@` (and some also after a
-leading tab or carriage return) as a formula; a title such as `=HYPERLINK(...)` would
-then act when the file is opened. Such cells get a leading apostrophe, which the
-spreadsheet shows as text (OWASP's advice for CSV injection).
+worker's memory flat and the first bytes leave at once. Cells a spreadsheet would run
+as a formula are neutralised (common.text).
 """
 from __future__ import annotations
 
@@ -17,10 +13,11 @@ from typing import Any
 from django.db import connections
 from django.db.models import Func, IntegerField, QuerySet
 
+from common.text import neutralise
+
 from .models import Incident, Severity
 from .workflow import Status
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CHUNK_SIZE = 2000
 LINES_PER_WRITE = 200
 # Header and the model fields each column comes from, in order.
@@ -40,10 +37,6 @@ COLUMNS = (
 )
 SEVERITY_LABELS = dict(Severity.choices)
 STATUS_LABELS = dict(Status.choices)
-
-
-def neutralise(value: str) -> str:
-    return f"'{value}" if value.startswith(FORMULA_PREFIXES) else value
 
 
 # The columns read as datetimes: on PostgreSQL, as whole seconds since the epoch instead.

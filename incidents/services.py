@@ -17,10 +17,10 @@ from django.utils import timezone
 from accounts.models import User
 from audit.models import Action
 from audit.services import audit_record
+from common.text import clean_plain_text, clean_rich_text
 
 from . import caching, notifications, permissions
 from .models import Category, Comment, Incident, Severity
-from .sanitize import clean_plain_text, clean_rich_text
 from .workflow import TRANSITIONS
 
 EDITABLE_FIELDS = ("title", "description", "category", "severity", "assignee")

@@ -169,7 +169,7 @@ class IncidentDetailView(VisibleIncidentMixin, DetailView):
             or CommentForm(can_write_internal_note=permissions.can_write_internal_note(user)),
             transitions=transitions_from(incident.status) if permissions.can_transition(user, incident) else [],
             can_edit=permissions.can_edit(user, incident),
-            timeline=AuditLog.objects.for_incident(incident).visible_to(user).only(
+            timeline=AuditLog.objects.for_target(incident._meta.label_lower, incident.pk).visible_to(user).only(
                 "created_at", "actor_username", "action", "changes"
             ),
             can_take=permissions.can_triage(user) and incident.assignee_id != user.pk,

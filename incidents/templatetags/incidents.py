@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import get_text_list
 
+from common.text import clean_rich_text
 from incidents.models import Incident
-from incidents.sanitize import clean_rich_text
 from incidents.workflow import Status
 
 register = template.Library()

@@ -55,8 +55,9 @@ def test_reporter_sees_their_public_history_but_never_internal_notes(reporter_cl
 def test_selector_keeps_to_the_incident_and_hides_staff_only_rows(worked_incident, reporter, responder):
     other = make_incident(reporter=reporter)
     incident_transition(other, actor=responder, name="start")
-    staff_view = list(AuditLog.objects.for_incident(worked_incident).visible_to(responder).values_list("action", flat=True))
-    reporter_view = list(AuditLog.objects.for_incident(worked_incident).visible_to(reporter).values_list("action", flat=True))
+    history = AuditLog.objects.for_target("incidents.incident", worked_incident.pk)
+    staff_view = list(history.visible_to(responder).values_list("action", flat=True))
+    reporter_view = list(history.visible_to(reporter).values_list("action", flat=True))
     assert staff_view == [Action.INCIDENT_REPORTED, Action.INCIDENT_ASSIGNED, Action.INCIDENT_EDITED,
                           Action.INCIDENT_TRANSITIONED, Action.INCIDENT_COMMENTED, Action.INCIDENT_NOTE_ADDED]
     assert reporter_view == staff_view[:-1]
@@ -97,7 +98,7 @@ def test_timeline_queries_do_not_grow_with_its_length(responder_client, reporter
         if n % 2 == 0:
             incident = incident_transition(incident, actor=responder, name="reopen")
         incident = incident_transition(incident, actor=responder, name="start")
-    assert AuditLog.objects.for_incident(incident).count() > 20
+    assert AuditLog.objects.for_target("incidents.incident", incident.pk).count() > 20
     assert queries() == with_one
 
 
@@ -110,7 +111,7 @@ def test_history_written_before_a_field_or_status_was_retired_still_reads():
 def test_timeline_times_read_like_the_rest_of_the_page(responder_client, responder, worked_incident):
     responder.time_zone = "Europe/Paris"
     responder.save()
-    first = AuditLog.objects.for_incident(worked_incident).first()
+    first = AuditLog.objects.for_target("incidents.incident", worked_incident.pk).first()
     assert first is not None
     local = first.created_at.astimezone(ZoneInfo("Europe/Paris"))
     timeline = timeline_of(responder_client, worked_incident)

@@ -23,6 +23,7 @@ WEB_SERVICE_FIELDS = {
 }
 DATABASE_FIELDS = {"name", "plan", "region", "databaseName", "user", "postgresMajorVersion", "ipAllowList",
                    "diskSizeGB", "highAvailability", "readReplicas", "previewPlan"}
+KEY_VALUE_FIELDS = {"type", "name", "plan", "region", "maxmemoryPolicy", "ipAllowList"}
 ENV_VAR_SOURCES = {"value", "generateValue", "fromDatabase", "fromService", "fromGroup", "sync"}
 RENDER_OWN_VARIABLES = {"PYTHON_VERSION"}
 
@@ -34,7 +35,13 @@ def blueprint() -> dict:
 
 @pytest.fixture(scope="module")
 def web(blueprint) -> dict:
-    [service] = blueprint["services"]
+    [service] = [service for service in blueprint["services"] if service["type"] == "web"]
+    return service
+
+
+@pytest.fixture(scope="module")
+def key_value(blueprint) -> dict:
+    [service] = [service for service in blueprint["services"] if service["type"] == "keyvalue"]
     return service
 
 
@@ -42,9 +49,10 @@ def env_vars(service: dict) -> dict[str, dict]:
     return {item["key"]: item for item in service["envVars"]}
 
 
-def test_blueprint_uses_only_render_fields(blueprint, web):
+def test_blueprint_uses_only_render_fields(blueprint, web, key_value):
     assert set(blueprint) <= BLUEPRINT_ROOT_FIELDS
     assert set(web) <= WEB_SERVICE_FIELDS
+    assert set(key_value) <= KEY_VALUE_FIELDS
     for database in blueprint["databases"]:
         assert set(database) <= DATABASE_FIELDS
         assert isinstance(database["postgresMajorVersion"], str)
@@ -63,12 +71,14 @@ def test_web_service_builds_migrates_starts_and_checks_readiness(web):
     assert web["healthCheckPath"] == "/readyz"
 
 
-def test_secrets_come_from_render_not_from_the_file(blueprint, web):
+def test_secrets_come_from_render_not_from_the_file(blueprint, web, key_value):
     variables = env_vars(web)
     assert variables["SECRET_KEY"] == {"key": "SECRET_KEY", "generateValue": True}
     assert variables["DATABASE_URL"]["fromDatabase"] == {"name": blueprint["databases"][0]["name"],
                                                          "property": "connectionString"}
     assert "WEB_CONCURRENCY" in variables
+    assert variables["REDIS_URL"]["fromService"] == {"type": "keyvalue", "name": key_value["name"],
+                                                     "property": "connectionString"}
     for secret in ("MAIL_PASSWORD", "METRICS_TOKEN"):
         assert variables[secret] == {"key": secret, "sync": False}
 

@@ -1,11 +1,14 @@
-"""What user text may keep: a safe subset of HTML in rich text, no markup in plain text; cleaning twice changes nothing."""
+"""
+What user text may keep: a safe subset of HTML in rich text, no markup in plain text; cleaning twice changes
+nothing. What a CSV cell may start with: nothing a spreadsheet runs as a formula.
+"""
 from __future__ import annotations
 
 import threading
 
 import pytest
 
-from incidents.sanitize import clean_plain_text, clean_rich_text
+from common.text import clean_plain_text, clean_rich_text, neutralise
 
 
 def test_rich_text_keeps_formatting_and_makes_links_safe():
@@ -77,3 +80,20 @@ def test_rich_text_cleaning_is_safe_from_several_threads_at_once():
         thread.join()
     assert errors == []
     assert set(results) == {expected}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("=HYPERLINK(\"http://evil.example\",\"click\")", "'=HYPERLINK(\"http://evil.example\",\"click\")"),
+        ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+        ("\t=1+1", "'\t=1+1"),
+        ("\r=1+1", "'\r=1+1"),
+        ("Printer jam", "Printer jam"),
+        ("Mail 2+2=4", "Mail 2+2=4"),
+    ],
+)
+def test_formula_like_values_are_neutralised(value, expected):
+    assert neutralise(value) == expected

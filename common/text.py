@@ -1,9 +1,17 @@
 """
-What user text may contain, decided once on the way in (and again on the way out).
+What user text may contain, decided once on the way in (and again on the way out),
+and what a cell of a CSV file may start with. Every app may import this module and it
+imports none of them: incidents clean descriptions and titles, accounts clean people's
+names, and both incidents and audit write CSV files.
 
 Rich text (descriptions, comments) keeps a small safe subset of HTML; plain text
 (titles, names) keeps no markup at all. Both are idempotent, so saving an unchanged
 form again stores exactly what was there.
+
+Spreadsheets run a cell that starts with `=`, `+`, `-` or `@` (and some also after a
+leading tab or carriage return) as a formula; a title such as `=HYPERLINK(...)` would
+then act when the file is opened. Such cells get a leading apostrophe, which the
+spreadsheet shows as text (OWASP's advice for CSV injection).
 """
 from __future__ import annotations
 
@@ -18,6 +26,7 @@ RICH_TEXT_TAGS = frozenset({"p", "br", "strong", "b", "em", "i", "code", "pre", 
 RICH_TEXT_ATTRIBUTES = {"a": ["href", "title", "rel"]}
 LINK_PROTOCOLS = frozenset({"http", "https", "mailto"})
 LINK_REL = "nofollow noopener"
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _set_link_rel(attrs: dict, new: bool = False) -> dict:
@@ -60,3 +69,8 @@ def clean_plain_text(value: str) -> str:
             break
         text = cleaned
     return " ".join(text.split())
+
+
+def neutralise(value: str) -> str:
+    """A CSV cell a spreadsheet shows as text, never runs as a formula."""
+    return f"'{value}" if value.startswith(FORMULA_PREFIXES) else value
