@@ -103,7 +103,8 @@ def test_gunicorn_config_fits_render(web, monkeypatch):
     assert not os.path.exists(os.environ["PROMETHEUS_MULTIPROC_DIR"])  # removed again on exit
 
 
-def test_a_started_worker_keeps_its_start_up_objects_out_of_the_collectors_way():
+def test_a_started_worker_keeps_its_start_up_objects_out_of_the_collectors_way(monkeypatch):
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # the configuration names its metrics folder there
     config = runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))
     try:
         config["post_worker_init"](None)
