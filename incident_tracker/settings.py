@@ -223,13 +223,15 @@ EMAIL_BACKEND = env.str(
         else "django.core.mail.backends.dummy.EmailBackend"
     ),
 )
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="incidents@localhost")
+# An empty value (a Render prompt left blank) means unset, here and for SITE_URL.
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="") or "incidents@localhost"
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # The address users reach the site at, for the links in notification e-mails (sent after
 # the request, so there is no request to build an absolute URL from). On Render the
 # service's own public address is the default.
-SITE_URL = env.str(
-    "SITE_URL", default=f"https://{RENDER_EXTERNAL_HOSTNAME}" if RENDER_EXTERNAL_HOSTNAME else "http://localhost:8000"
+SITE_URL = (
+    env.str("SITE_URL", default="")
+    or (f"https://{RENDER_EXTERNAL_HOSTNAME}" if RENDER_EXTERNAL_HOSTNAME else "http://localhost:8000")
 ).rstrip("/")
 
 # --- Security headers and cookies ---------------------------------------------------

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings as django_settings
@@ -14,12 +17,27 @@ from tests.factories import DEFAULT_PASSWORD, make_totp_device, make_user
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `postgresql` need PostgreSQL's own behaviour; on SQLite they are skipped, saying why."""
-    if django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        return
-    skip = pytest.mark.skip(reason="needs PostgreSQL: run with DATABASE_URL=postgres://... (the second pass of .ci/run)")
+    """
+    Tests marked `postgresql` need PostgreSQL's own behaviour, and tests marked `redis` a
+    Redis server (REDIS_URL, else 127.0.0.1:6379); without one they are skipped, saying why.
+    """
+    if django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        skip_all(items, "postgresql", "needs PostgreSQL: run with DATABASE_URL=postgres://... (the second pass of .ci/run)")
+    redis_items = [item for item in items if item.get_closest_marker("redis")]
+    if redis_items:
+        address = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379")
+        host, port = address.hostname or "127.0.0.1", address.port or 6379
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+        except OSError as error:
+            skip_all(redis_items, "redis", f"needs Redis: nothing answers at {host}:{port} ({error}); "
+                                           "start redis-server or set REDIS_URL")
+
+
+def skip_all(items: list[pytest.Item], marker: str, reason: str) -> None:
+    skip = pytest.mark.skip(reason=reason)
     for item in items:
-        if "postgresql" in item.keywords:
+        if item.get_closest_marker(marker):
             item.add_marker(skip)
 
 

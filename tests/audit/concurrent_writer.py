@@ -12,6 +12,8 @@ from pathlib import Path
 
 import django
 
+from tests.processes import wait_at_barrier
+
 # A web request appends a row and then does other work. Pausing that long between
 # appends lets the other writers in: without it SQLite's busy handler (which sleeps,
 # then retries) lets the writer that holds the lock take it again and again, and the
@@ -25,9 +27,7 @@ def main(writer: str, rows: int, barrier: Path) -> None:
     from audit.models import Action
     from audit.services import audit_record
 
-    (barrier / f"ready-{writer}").touch()
-    while not (barrier / "go").exists():
-        time.sleep(0.01)
+    wait_at_barrier(barrier, writer)
     for n in range(rows):
         audit_record(Action.CATEGORY_CHANGED, actor=None, target_label=f"writer {writer}", changes={"n": [n, n + 1]})
         time.sleep(PAUSE_BETWEEN_APPENDS)

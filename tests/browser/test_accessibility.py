@@ -9,6 +9,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
+from tests.browser.steps import expect_at
 from tests.browser.test_journeys import sign_in
 from tests.factories import make_category, make_comment, make_incident, make_totp_device, make_user, totp_code
 
@@ -28,12 +29,12 @@ def blocking_violations(page: Page) -> list[str]:
     ]
 
 
-def check_pages(page: Page, paths: dict[str, str], screenshot, *, width: int) -> list[str]:
-    """Visit each page, collect what fails; the test reports every failure at once."""
+def check_pages(page: Page, paths: dict[str, tuple[str, str]], screenshot, *, width: int) -> list[str]:
+    """Visit each page (name: path and heading), collect what fails; the test reports every failure at once."""
     problems: list[str] = []
-    for name, path in paths.items():
+    for name, (path, heading) in paths.items():
         page.goto(path)
-        expect(page.locator("h1")).to_be_visible()
+        expect_at(page, path, heading=heading)
         problems += blocking_violations(page)
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         if overflow > 0:
@@ -59,18 +60,23 @@ def test_reporter_pages_have_no_serious_accessibility_violations(new_page, scree
     blocked = watch_csp(page)
 
     page.goto("/accounts/login/")
+    expect_at(page, "/accounts/login/", heading="Sign in")
     problems = blocking_violations(page)
     screenshot(page, "sign-in")
     page.get_by_role("button", name="Sign in").click()
+    expect_at(page, "/accounts/login/", heading="Sign in")
     expect(page.locator(".error-summary")).to_be_visible()
     problems += blocking_violations(page)
     sign_in(page, "riley")
     problems += check_pages(page, {
-        "dashboard": "/", "list": "/incidents/", "detail": incident.get_absolute_url(), "report": "/incidents/new/",
-        "security": "/accounts/security/", "preferences": "/accounts/preferences/",
+        "dashboard": ("/", "Dashboard"), "list": ("/incidents/", "Incidents"),
+        "detail": (incident.get_absolute_url(), f"#{incident.pk} Printer on floor 3 jams"),
+        "report": ("/incidents/new/", "Report an incident"), "security": ("/accounts/security/", "Account security"),
+        "preferences": ("/accounts/preferences/", "Preferences"),
     }, screenshot, width=width)
     page.goto("/incidents/new/")
     page.get_by_role("button", name="Report incident").click()
+    expect_at(page, "/incidents/new/", heading="Report an incident")
     expect(page.locator(".error-summary")).to_be_visible()
     problems += blocking_violations(page)
     screenshot(page, "report-errors")
@@ -93,16 +99,18 @@ def test_responder_pages_have_no_serious_accessibility_violations(new_page, scre
     page.get_by_label("Username").fill("robin")
     page.get_by_label("Password").fill("correct-horse-battery-staple")
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
+    expect_at(page, "/accounts/login/code/", heading="Enter your code")
     problems = blocking_violations(page)
     screenshot(page, "code")
     page.get_by_label("Code").fill(totp_code(device))
     page.get_by_role("button", name="Verify").click()
-    expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
+    expect_at(page, "/", heading="Dashboard")
     problems += check_pages(page, {
-        "dashboard": "/", "list": "/incidents/?severity=1", "detail": incident.get_absolute_url(),
-        "edit": f"{incident.get_absolute_url()}edit/", "security": "/accounts/security/",
-        "empty-list": "/incidents/?q=nothing+like+this",
+        "dashboard": ("/", "Dashboard"), "list": ("/incidents/?severity=1", "Incidents"),
+        "detail": (incident.get_absolute_url(), f"#{incident.pk} Core switch down"),
+        "edit": (f"{incident.get_absolute_url()}edit/", f"Edit incident #{incident.pk}"),
+        "security": ("/accounts/security/", "Account security"),
+        "empty-list": ("/incidents/?q=nothing+like+this", "Incidents"),
     }, screenshot, width=width)
     assert problems == []
     assert blocked == []

@@ -5,7 +5,6 @@ browser reports no policy violation on the way (Chromium logs each one to the co
 """
 from __future__ import annotations
 
-import re
 from base64 import b32decode
 
 import pytest
@@ -13,6 +12,7 @@ from django_otp.oath import totp
 from playwright.sync_api import Page
 
 from accounts.models import User
+from tests.browser.steps import expect_at
 from tests.factories import DEFAULT_PASSWORD, make_user
 
 pytestmark = pytest.mark.browser
@@ -29,9 +29,20 @@ def sign_in_with_password(page: Page, base: str, username: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-PAGES = ("/", "/incidents/", "/incidents/new/", "/accounts/security/", "/accounts/preferences/", "/admin/",
-         "/admin/incidents/incident/", "/admin/incidents/incident/add/", "/admin/accounts/user/",
-         "/admin/accounts/user/{user}/change/", "/admin/audit/auditlog/")
+# Every page staff use, with its heading: each must load as itself, not as a redirect elsewhere.
+PAGES = {
+    "/": "Dashboard",
+    "/incidents/": "Incidents",
+    "/incidents/new/": "Report an incident",
+    "/accounts/security/": "Account security",
+    "/accounts/preferences/": "Preferences",
+    "/admin/": "Site administration",
+    "/admin/incidents/incident/": "Select incident to change",
+    "/admin/incidents/incident/add/": "Add incident",
+    "/admin/accounts/user/": "Select user to change",
+    "/admin/accounts/user/{user}/change/": "Change user",
+    "/admin/audit/auditlog/": "Select audit log entry to view",
+}
 
 
 @pytest.fixture
@@ -46,26 +57,34 @@ def test_staff_enrol_and_sign_in_with_a_code_under_the_strict_policy(live_server
     page.on("console", lambda message: violations.append(message.text)
             if "Content Security Policy" in message.text or "Refused to" in message.text else None)
 
+    held = "Staff accounts need two-factor sign-in. Set it up to continue."
     sign_in_with_password(page, live_server.url, "chief")
+    expect_at(page, "/accounts/security/", heading="Account security", message=held)
     page.goto(f"{live_server.url}/incidents/")
-    assert page.url.endswith("/accounts/security/"), "staff are held at enrolment"
+    expect_at(page, "/accounts/security/", heading="Account security", message=held)
     page.get_by_role("button", name="Set up an authenticator app").click()
+    expect_at(page, "/accounts/security/", heading="Account security")
     assert page.locator(".qr-code svg").is_visible()
     secret = page.locator("code.secret").inner_text()
     page.get_by_label("Code from the app").fill(current_code(secret))
     page.get_by_role("button", name="Turn on two-factor sign-in").click()
+    expect_at(page, "/accounts/security/enrol/confirm/", heading="Account security",
+              message="Two-factor sign-in is on. Save your backup codes now.")
     codes = page.locator(".code-list code").all_inner_texts()
     assert len(codes) == 10
 
     page.get_by_role("button", name="Sign out").click()
+    expect_at(page, "/accounts/login/", heading="Sign in")
     sign_in_with_password(page, live_server.url, "chief")
-    assert page.get_by_role("heading", name="Enter your code").is_visible()
+    expect_at(page, "/accounts/login/code/", heading="Enter your code")
     page.get_by_label("Code").fill(codes[0])
     page.get_by_role("button", name="Verify").click()
-    assert re.search(r"/$", page.url)
+    expect_at(page, "/", heading="Dashboard")
 
-    for path in PAGES:
-        response = page.goto(live_server.url + path.format(user=staff.pk))
-        assert response is not None and response.status == 200, path
+    for path, heading in PAGES.items():
+        address = path.format(user=staff.pk)
+        response = page.goto(live_server.url + address)
+        assert response is not None and response.status == 200, address
+        expect_at(page, address, heading=heading)
     screenshot(page, "admin-audit-log")
     assert violations == []

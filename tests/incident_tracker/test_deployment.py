@@ -129,6 +129,7 @@ print(json.dumps({
     "conn": [db["CONN_MAX_AGE"], db["CONN_HEALTH_CHECKS"]], "options": db["OPTIONS"],
     "email": [settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_HOST_USER,
               settings.EMAIL_USE_TLS, settings.DEFAULT_FROM_EMAIL],
+    "site": settings.SITE_URL,
     "cache": settings.CACHES["default"]["BACKEND"], "sessions": settings.SESSION_ENGINE,
     "log_handlers": sorted(settings.LOGGING["handlers"]),
 }))
@@ -171,6 +172,12 @@ def test_full_production_environment(tmp_path):
     assert shown["sessions"] == "django.contrib.sessions.backends.cached_db"
     assert shown["log_handlers"] == ["app_file", "error_file", "stdout"]
     assert (tmp_path / "logs").is_dir()
+
+
+def test_render_prompts_left_blank_keep_the_default_sender_and_site_address():
+    shown = production_settings(RENDER_EXTERNAL_HOSTNAME="incidents.onrender.com", SITE_URL="", DEFAULT_FROM_EMAIL="")
+    assert shown["site"] == "https://incidents.onrender.com"
+    assert shown["email"][-1] == "incidents@localhost"
 
 
 def test_production_refuses_to_start_without_a_secret_key():
