@@ -74,7 +74,7 @@ def test_the_env_example_in_effect_is_a_development_set_up():
 
 def test_the_blueprint_sets_only_documented_variables_including_the_mail_sender_and_site_address(table):
     blueprint = yaml.safe_load((BASE_DIR / "render.yaml").read_text())
-    keys = {item["key"] for service in blueprint["services"] for item in service["envVars"]}
+    keys = {item["key"] for service in blueprint["services"] for item in service.get("envVars", [])}
     assert sorted(keys - RENDER_OWN_VARIABLES - set(table)) == []
     assert {"SITE_URL", "DEFAULT_FROM_EMAIL"} <= keys
 
