@@ -5,6 +5,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from common.paging import CappedCountPaginator
+
 from accounts.models import User
 from incidents.models import Category, Incident
 
@@ -40,6 +42,10 @@ class AuditLogAdmin(admin.ModelAdmin):
         ("created_at", admin.DateFieldListFilter),
     )
     search_fields = ("actor_username", "target_label", "target_id", "ip_address")
+    # Newest first on the sequence's unique index, and a count that stops at a cap
+    # (common.paging): the log grows without bound.
+    ordering = ("-sequence",)
+    paginator = CappedCountPaginator
     show_full_result_count = False
     actions = None
     fields = (
