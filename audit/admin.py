@@ -5,6 +5,8 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from common.paging import CappedCountPaginator
+
 from .models import AuditLog
 
 # The kinds of record the log names as targets.
@@ -50,6 +52,10 @@ class AuditLogAdmin(admin.ModelAdmin):
         ("created_at", admin.DateFieldListFilter),
     )
     search_fields = ("actor_username", "target_label", "target_id", "ip_address")
+    # Newest first on the sequence's unique index, and a count that stops at a cap
+    # (common.paging): the log grows without bound.
+    ordering = ("-sequence",)
+    paginator = CappedCountPaginator
     show_full_result_count = False
     actions = None
     fields = (

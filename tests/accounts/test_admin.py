@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import pytest
 from django.core import mail
+from django.http import HttpResponse
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.models import User
 from audit.models import Action, AuditLog
 from tests.conftest import signed_in
 from tests.factories import make_backup_codes, make_totp_device
@@ -67,3 +69,35 @@ def test_the_admin_never_shows_anyones_authenticator_secret_or_backup_codes(admi
         assert device.key not in text and "kq7wz3ab" not in text and "qrcode" not in text.lower(), address
     for name in ("admin:otp_totp_totpdevice_config", "admin:otp_totp_totpdevice_qrcode"):
         assert admin_client.get(reverse(name, args=[device.pk])).status_code == 403
+
+
+def listed_users(response: HttpResponse, *users: User) -> set[str]:
+    """Which of `users` the changelist shows a row for (a link to their change page)."""
+    page = response.content.decode()
+    return {user.username for user in users if reverse("admin:accounts_user_change", args=[user.pk]) in page}
+
+
+@pytest.mark.parametrize("query,expected", [
+    ({}, {"admin", "responder", "reporter"}),
+    ({"is_staff__exact": "1"}, {"admin", "responder"}),
+    ({"is_superuser__exact": "1"}, {"admin"}),
+    ({"is_staff__exact": "0"}, {"reporter"}),
+    ({"q": "respond"}, {"responder"}),
+])
+def test_user_changelist_shows_the_users_its_filters_select(admin_client, admin_user, responder, reporter, query, expected):
+    response = admin_client.get(reverse("admin:accounts_user_changelist"), query)
+    assert response.status_code == 200
+    assert listed_users(response, admin_user, responder, reporter) == expected
+
+
+@pytest.mark.parametrize("query", [
+    "password__startswith=argon2", "password__startswith=a", "password__regex=%5Eargon", "password=x",
+    "password__contains=%24", "groups__user__password__startswith=a",
+])
+def test_user_changelist_refuses_any_lookup_on_passwords(admin_client, admin_user, responder, reporter, query):
+    """Each answer would tell whether a hash starts so: a password hash read a character at a time."""
+    response = admin_client.get(f"{reverse('admin:accounts_user_changelist')}?{query}")
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert listed_users(response, admin_user, responder, reporter) == set()
+    assert reporter.password not in page and "argon2" not in page
