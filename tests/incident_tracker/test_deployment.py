@@ -11,6 +11,7 @@ import sys
 
 import pytest
 import yaml
+from gunicorn.workers.gthread import ThreadWorker
 
 from .servers import BASE_DIR
 
@@ -84,7 +85,8 @@ def test_gunicorn_config_fits_render(web, monkeypatch):
     config = runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))
     config["on_exit"](None)
     assert config["bind"] == "0.0.0.0:10000"
-    assert (config["worker_class"], config["workers"], config["threads"]) == ("gthread", 3, 5)
+    assert issubclass(config["worker_class"], ThreadWorker)  # gthread, recycled without dropping connections
+    assert (config["workers"], config["threads"]) == (3, 5)
     assert config["graceful_timeout"] < web["maxShutdownDelaySeconds"]
     assert int(os.environ["DB_STATEMENT_TIMEOUT_MS"]) < config["timeout"] * 1000
     assert config["limit_request_line"] and config["limit_request_fields"]
