@@ -13,6 +13,8 @@ import pytest
 import yaml
 from gunicorn.workers.gthread import ThreadWorker
 
+from tests.bench.run import DEPLOYED_ENVIRONMENT
+
 from .servers import BASE_DIR
 
 # Fields of Render's Blueprint specification (render.com/docs/blueprint-spec) used or allowed here.
@@ -177,3 +179,8 @@ def test_deploy_checks_pass_with_the_production_environment():
                             env={**PRODUCTION_ENV, "RENDER_EXTERNAL_HOSTNAME": "incidents.onrender.com"})
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"System check identified no issues", result.stdout)
+
+
+def test_the_benchmark_runs_gunicorn_as_the_blueprint_deploys_it(web):
+    deployed = {key: item.get("value") for key, item in env_vars(web).items()}
+    assert DEPLOYED_ENVIRONMENT == {key: deployed[key] for key in DEPLOYED_ENVIRONMENT}
