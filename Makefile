@@ -48,8 +48,10 @@ pytest: $(VENV)/.installed-dev
 
 test: lint typecheck migrations-check pytest
 
-# The load benchmark (docs/performance.md): N incidents in PostgreSQL, gunicorn with the
-# production settings, 16 clients. `make bench N=10000` for a quick run.
+# The load benchmark (docs/performance.md): N incidents in PostgreSQL, gunicorn as deployed,
+# 16 clients of 8 signed-in people reading at random while forms are posted. `make bench
+# N=10000` for a quick run; BENCH_ARGS="--redis-url redis://..." for Redis, "--pages" for
+# each page's own URL repeated.
 N ?= 1000000
 bench: $(VENV)/.installed-runtime
 	$(BIN)/python -m tests.bench.run --incidents $(N) $(BENCH_ARGS)

@@ -7,10 +7,13 @@ instance (Render starter: 0.5 CPU, 512 MB) behind a proxy that buffers requests.
 import gc
 import os
 import shutil
+import sys
 import tempfile
+import time
 from typing import Any
 
 from gunicorn.glogging import Logger
+from gunicorn.workers.gthread import ThreadWorker
 
 from incident_tracker.log import redact_path
 
@@ -19,8 +22,63 @@ wsgi_app = "incident_tracker.wsgi:application"
 # Render and most platforms say which port to listen on.
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 
+# How long a worker that is being recycled keeps serving its kept-alive connections.
+RECYCLE_LINGER_SECONDS = 2.0
+
+
+class RecyclingThreadWorker(ThreadWorker):
+    """
+    gunicorn's threaded worker (gthread), except in how it stops after `max_requests`.
+
+    gunicorn 23's own ends its event loop as soon as the last request is counted, and the
+    process exits with its connections still open: a client that had already sent its
+    next request on a kept-alive connection (the previous response said `keep-alive`),
+    or that connected during that last pass of the loop, gets a connection reset instead
+    of an answer (benoitc/gunicorn#3038). This one stops accepting connections, answers
+    every request that still arrives with `Connection: close`, and exits once its
+    connections are closed, or after RECYCLE_LINGER_SECONDS at most (an idle client's
+    connection is then closed as a keep-alive timeout would close it). gunicorn 27 does
+    the same; this class goes when the pin moves there.
+    """
+
+    max_requests: int
+
+    def init_process(self) -> None:
+        # gunicorn's count (with its jitter) is kept, but this worker acts on it itself.
+        self.requests_before_recycling: int = self.max_requests
+        self.max_requests = sys.maxsize
+        self.recycle_deadline: float | None = None
+        super().init_process()
+
+    def handle_request(self, req: Any, conn: Any) -> bool:
+        if self.nr + 1 >= self.requests_before_recycling and self.recycle_deadline is None:
+            self.log.info("Recycling the worker after %s requests", self.nr + 1)
+            self.recycle_deadline = time.time() + RECYCLE_LINGER_SECONDS
+        if self.recycle_deadline is not None:
+            req.must_close = True
+        return bool(super().handle_request(req, conn))
+
+    def accept(self, server: Any, listener: Any) -> None:
+        if self.recycle_deadline is None:
+            super().accept(server, listener)
+            return
+        # The other workers, and this one's successor, take the waiting connections.
+        with self._lock:
+            self.poller.unregister(listener)
+
+    def murder_keepalived(self) -> None:
+        """Runs on every pass of the event loop: a recycled worker stops when it has nothing left to answer."""
+        if self.recycle_deadline is not None:
+            with self._lock:
+                for conn in self._keep:
+                    conn.timeout = min(conn.timeout, self.recycle_deadline)
+            if self.nr_conns <= 0 or time.time() >= self.recycle_deadline:
+                self.alive = False
+        super().murder_keepalived()
+
+
 # Threaded workers: a slow client or a slow query holds one thread, not a whole process.
-worker_class = "gthread"
+worker_class = RecyclingThreadWorker
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 

@@ -1,29 +1,40 @@
 """
-The load benchmark behind `make bench` (docs/performance.md).
+The load benchmark behind `make bench` (docs/performance.md, "Running the benchmark").
 
-    python -m tests.bench.run [--incidents N] [--comments M] [--duration S] [--port P]
+    python -m tests.bench.run [--incidents N] [--comments M] [--redis-url URL] [--duration S] [--pages]
 
 1. Creates (or reuses) a PostgreSQL database holding N incidents: migrates it and runs
    `manage.py seed --incidents N --comments M`, timing the seed.
-2. Starts gunicorn with the production configuration (gunicorn.conf.py, DEBUG off, two
-   workers) on loopback, with the benchmark's settings: the product's plus a floor view
-   and a header that reports each request's query count.
-3. Signs in as a responder through the real two-step sign-in, with a code computed from
-   the responder's authenticator secret.
-4. For each page, runs a closed loop: CLIENTS concurrent clients, each sending its next
-   request when the previous answer has been read, for a bounded time and count; in
-   rounds over all the pages, so that the floor and the pages share the machine's drift.
-5. Prints, per page, requests per second, latency percentiles, queries per request and
-   the ratio to the floor measured in the same run; then the seed time and the workers'
-   peak memory (VmHWM from /proc).
+2. Signs people up: RESPONDERS staff users with a confirmed authenticator, and the
+   REPORTERS seeded reporters who own the most incidents, each given a password.
+3. Starts gunicorn exactly as gunicorn.conf.py configures it (workers, threads,
+   max_requests), with the worker counts render.yaml deploys and the production
+   settings (DEBUG off, HTTPS behind a proxy), plus the benchmark's floor view and a
+   header that reports each request's query count (tests/bench/settings.py).
+4. Everyone signs in through the real sign-in: responders with a one-time code computed
+   from their authenticator's secret, reporters with their password.
+5. Rounds that alternate the floor (`/bench/floor/`, the cheapest signed-in page) and the
+   mix, so that a machine whose speed drifts slows both alike. In the mix, CLIENTS
+   clients (shared out among the users) each send a request drawn at random as soon as
+   the previous answer is read: an incident's detail (a reporter's own), the list with
+   random filters and sort, sometimes its next page, a search for seeded words, the
+   dashboard. Meanwhile WRITERS post the real forms (CSRF token and version read from
+   the form's page): comments, workflow actions, edits and new reports.
+6. Prints, per kind of request: requests per second, latency percentiles, queries per
+   request, HTTP errors and connection-level failures (reset, refused, closed without an
+   answer); the mix's total and its ratio to the floor; which cache ran; the seed time.
+
+With --pages, the older single-page runs instead: one URL repeated per page.
+The exit status is 1 if any request failed.
 """
 from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import os
-import re
+import random
 import secrets
 import signal
 import statistics
@@ -31,7 +42,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
+from datetime import datetime, timezone
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -42,46 +57,560 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "test-artifacts"
 HOST = "127.0.0.1"
+FLOOR = "/bench/floor/"
+QUERY_COUNT_HEADER = "X-Bench-Queries"
+# What render.yaml sets for the web service (tests/incident_tracker/test_deployment.py checks it).
+DEPLOYED_ENVIRONMENT = {"WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4", "LOG_LEVEL": "INFO"}
+# Every request arrives as from the proxy in front of production: HTTPS, so nothing redirects.
+PROXY_HEADERS = {"Host": HOST, "X-Forwarded-Proto": "https"}
+
 CLIENTS = 16
-# The export streams 10,000 rows per request: one client per worker measures how long
-# one takes to stream, rather than how long it waits behind fifteen others.
+RESPONDERS = 4
+REPORTERS = 4
+# How the mix draws its requests; a list page is followed to its next page this often.
+READ_WEIGHTS = {"detail": 40, "list": 30, "search": 15, "dashboard": 15}
+FOLLOW_NEXT_PAGE = 0.3
+SORTS = ("", "newest", "oldest", "severity", "updated")
+# Writes per second, all writers together (the issue asks for at least 2), and who writes what.
+WRITES_PER_SECOND = 2.5
+RESPONDER_WRITES = {"comment": 4, "transition": 3, "edit": 3}
+REPORTER_WRITES = {"report": 1, "comment": 1}
+
+# --pages: the export streams 10,000 rows per request; one client per worker measures how
+# long one takes to stream, rather than how long it waits behind fifteen others.
 EXPORT_CLIENTS = 2
 EXPORT_ROWS = 10_000
-BENCH_USERNAME = "bench-responder"
-QUERY_COUNT_HEADER = "X-Bench-Queries"
-
-
-@dataclass
-class Page:
-    name: str
-    path: str
-    clients: int = CLIENTS
-
-
-@dataclass
-class Result:
-    page: Page
-    latencies: list[float] = field(default_factory=list)
-    queries: list[int] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    elapsed: float = 0.0
-    # The machine's one-minute load average when the page's run ended: other work shows here.
-    load: str = ""
-
-    def percentile(self, fraction: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000 if ordered else float("nan")
-
-    @property
-    def rate(self) -> float:
-        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
 
 
 def log(message: str) -> None:
     print(message, flush=True)
 
 
-# --- Database ------------------------------------------------------------------------
+# --- Measurements ---------------------------------------------------------------------
+
+
+@dataclass
+class Stats:
+    """What one kind of request got: latencies and query counts of its answers, and its failures."""
+
+    latencies: list[float] = field(default_factory=list)
+    queries: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    failures: Counter[str] = field(default_factory=Counter)
+
+    def percentile(self, fraction: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000 if ordered else float("nan")
+
+    def add(self, other: Stats) -> None:
+        self.latencies += other.latencies
+        self.queries += other.queries
+        self.errors += other.errors
+        self.failures += other.failures
+
+
+class Recorder:
+    """Thread-safe stats by kind, and the seconds they were measured over."""
+
+    def __init__(self) -> None:
+        self.kinds: dict[str, Stats] = {}
+        self.seconds = 0.0
+        self.lock = threading.Lock()
+
+    def stats(self, kind: str) -> Stats:
+        return self.kinds.setdefault(kind, Stats())
+
+    def answer(self, kind: str, answer: Answer, *, expected: int = 200) -> None:
+        with self.lock:
+            stats = self.stats(kind)
+            if answer.status != expected:
+                stats.errors.append(f"{answer.status} for {answer.path}")
+            else:
+                stats.latencies.append(answer.seconds)
+                stats.queries.append(answer.queries)
+
+    def error(self, kind: str, message: str) -> None:
+        with self.lock:
+            self.stats(kind).errors.append(message)
+
+    def failure(self, kind: str, failure: ConnectionFailure) -> None:
+        with self.lock:
+            self.stats(kind).failures[failure.name] += 1
+
+
+# --- HTTP -----------------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    path: str
+    status: int
+    location: str
+    text: str
+    seconds: float
+    queries: int
+
+
+class ConnectionFailure(Exception):
+    """The request got no HTTP answer: the connection was reset, refused or closed, or timed out."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(repr(error))
+        self.name = type(error).__name__
+
+
+class Session:
+    """One keep-alive connection with its cookies (kept even when marked Secure: the proxy's HTTPS is only claimed)."""
+
+    def __init__(self, port: int, cookies: dict[str, str] | None = None) -> None:
+        self.connection = http.client.HTTPConnection(HOST, port, timeout=60)
+        self.cookies = dict(cookies or {})
+
+    def request(self, method: str, path: str, body: dict[str, str] | None = None) -> Answer:
+        """One request; a connection-level failure raises ConnectionFailure, and the next request reconnects."""
+        headers = {**PROXY_HEADERS, "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        data = None
+        if body is not None:
+            data = urlencode(body)
+            headers.update({"Content-Type": "application/x-www-form-urlencoded", "Origin": f"https://{HOST}"})
+        started = time.perf_counter()
+        try:
+            self.connection.request(method, path, body=data, headers=headers)
+            response = self.connection.getresponse()
+            content = response.read()
+        except (OSError, http.client.HTTPException) as error:
+            self.connection.close()
+            raise ConnectionFailure(error) from error
+        seconds = time.perf_counter() - started
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                self.cookies[name] = rest.split(";", 1)[0]
+        return Answer(path, response.status, response.getheader("Location") or "",
+                      content.decode(errors="replace"), seconds, int(response.getheader(QUERY_COUNT_HEADER) or -1))
+
+
+@dataclass
+class Form:
+    """A POST form as a browser would submit it untouched, and the options of its selects."""
+
+    action: str
+    fields: dict[str, str] = field(default_factory=dict)
+    options: dict[str, list[str]] = field(default_factory=dict)
+
+
+class PageParser(HTMLParser):
+    """The POST forms of the page at `path` and its next-page link: what a user's next click can be."""
+
+    def __init__(self, html: str, path: str = "") -> None:
+        super().__init__()
+        self.path = path
+        self.forms: list[Form] = []
+        self.next_page = ""
+        self._form: Form | None = None
+        self._textarea = ""
+        self._select = ""
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = {key: value or "" for key, value in attrs}
+        if tag == "a" and "next" in named.get("rel", "").split():
+            self.next_page = named.get("href", "")
+        elif tag == "form" and named.get("method", "").lower() == "post":
+            self._form = Form(named.get("action") or self.path)
+            self.forms.append(self._form)
+        elif self._form is not None:
+            self.field(self._form, tag, named)
+
+    def field(self, form: Form, tag: str, named: dict[str, str]) -> None:
+        """What a browser would submit for this tag: checked boxes only, a select's selected (else first) option."""
+        name, value = named.get("name", ""), named.get("value", "")
+        if tag == "input" and name and (named.get("type") not in ("checkbox", "radio") or "checked" in named):
+            form.fields[name] = value
+        elif tag == "textarea" and name:
+            self._textarea = name
+            form.fields[name] = ""
+        elif tag == "select" and name:
+            self._select = name
+            form.options[name] = []
+        elif tag == "option" and self._select:
+            form.options[self._select].append(value)
+            if "selected" in named or self._select not in form.fields:
+                form.fields[self._select] = value
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._form = None
+        elif tag == "textarea":
+            self._textarea = ""
+        elif tag == "select":
+            self._select = ""
+
+    def handle_data(self, data: str) -> None:
+        if self._form is not None and self._textarea:
+            # As a browser does, the newline right after <textarea> is not part of the value.
+            text = self._form.fields[self._textarea]
+            self._form.fields[self._textarea] = text + (data if text else data.removeprefix("\n"))
+
+
+# --- People ---------------------------------------------------------------------------
+
+
+@dataclass
+class User:
+    username: str
+    password: str
+    totp_key: str = ""
+    # A reporter's own incidents; empty for a responder, who sees them all.
+    incidents: list[int] = field(default_factory=list)
+    cookies: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_responder(self) -> bool:
+        return bool(self.totp_key)
+
+
+PEOPLE_SCRIPT = """
+import json, secrets
+from django.db.models import Count
+from accounts.models import User
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from incidents.models import Incident
+
+people = []
+for number in range(1, {responders} + 1):
+    user, _ = User.objects.get_or_create(username=f"bench-responder-{{number}}")
+    user.is_staff = user.is_active = True
+    password = secrets.token_urlsafe(24)
+    user.set_password(password)
+    user.save()
+    TOTPDevice.objects.filter(user=user).delete()
+    device = TOTPDevice.objects.create(user=user, name="bench", confirmed=True)
+    people.append({{"username": user.username, "password": password, "totp_key": device.key}})
+owners = (Incident.objects.filter(reporter__is_staff=False).values("reporter")
+          .annotate(owned=Count("id")).order_by("-owned")[:{reporters}])
+for user in User.objects.filter(pk__in=[owner["reporter"] for owner in owners]):
+    password = secrets.token_urlsafe(24)
+    user.set_password(password)
+    user.is_active = True
+    user.save()
+    people.append({{"username": user.username, "password": password}})
+print(json.dumps(people))
+"""
+
+
+def prepare_people(env: dict[str, str], url: str) -> list[User]:
+    """RESPONDERS responders with fresh authenticators, and the REPORTERS reporters who own the most incidents."""
+    output = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "shell", "-c",
+         PEOPLE_SCRIPT.format(responders=RESPONDERS, reporters=REPORTERS)],
+        env=env, cwd=ROOT, check=True, capture_output=True, text=True,
+    ).stdout
+    people = [User(**person) for person in json.loads(output.strip().splitlines()[-1])]
+    with psycopg.connect(url) as connection:
+        for person in people:
+            if not person.is_responder:
+                person.incidents = [row[0] for row in connection.execute(
+                    "SELECT i.id FROM incidents_incident i JOIN accounts_user u ON u.id = i.reporter_id"
+                    " WHERE u.username = %s", [person.username])]
+    return people
+
+
+def csrf_token(answer: Answer) -> str:
+    for form in PageParser(answer.text).forms:
+        if "csrfmiddlewaretoken" in form.fields:
+            return form.fields["csrfmiddlewaretoken"]
+    raise RuntimeError(f"No CSRF token on {answer.path} ({answer.status})")
+
+
+def sign_in(port: int, user: User) -> None:
+    """The real sign-in (password, then for a responder the one-time code); keeps the session's cookies."""
+    from django_otp.oath import totp
+
+    session = Session(port)
+    page = session.request("GET", "/accounts/login/")
+    answer = session.request("POST", "/accounts/login/", {
+        "csrfmiddlewaretoken": csrf_token(page), "username": user.username, "password": user.password})
+    if answer.status != 302 or ("/code/" in answer.location) != user.is_responder:
+        raise RuntimeError(f"Password step failed for {user.username}: {answer.status} {answer.location}")
+    if user.is_responder:
+        page = session.request("GET", "/accounts/login/code/")
+        code = f"{totp(bytes.fromhex(user.totp_key)):06d}"
+        answer = session.request("POST", "/accounts/login/code/", {"csrfmiddlewaretoken": csrf_token(page), "code": code})
+        if answer.status != 302:
+            raise RuntimeError(f"Code step failed for {user.username}: {answer.status}")
+    user.cookies = session.cookies
+
+
+# --- The mix --------------------------------------------------------------------------
+
+
+@dataclass
+class Targets:
+    """What the requests are drawn from, read from the database once."""
+
+    first_id: int
+    last_id: int
+    statuses: list[str]
+    severities: list[str]
+    categories: list[str]
+    responders: list[str]
+    words: list[str]
+
+
+EMPTY_TARGETS = Targets(0, 0, [], [], [], [], [])
+
+
+def seeded_words() -> list[str]:
+    """The words of the seeded titles, descriptions and comments (incidents/seeding.py)."""
+    from incidents import seeding
+
+    texts = [*seeding.SYSTEMS, *seeding.SYMPTOMS, *seeding.PLACES, *seeding.OPENINGS, *seeding.DETAILS,
+             *seeding.COMMENTS, *seeding.TEAMS]
+    words = {word.strip(".,:;!?'\"{}").lower() for text in texts for word in text.split()}
+    return sorted(word for word in words if word.isalpha())
+
+
+def load_targets(url: str) -> Targets:
+    from incidents.models import Severity
+    from incidents.workflow import Status
+
+    with psycopg.connect(url) as connection:
+        first_id, last_id = connection.execute("SELECT min(id), max(id) FROM incidents_incident").fetchone() or (0, 0)
+        categories = [str(row[0]) for row in connection.execute("SELECT id FROM incidents_category WHERE is_active")]
+        responders = [str(row[0]) for row in connection.execute(
+            "SELECT DISTINCT assignee_id FROM incidents_incident WHERE assignee_id IS NOT NULL"
+            " AND id > %s", [last_id - 10_000])]
+        # The words PostgreSQL's English search keeps (not stop words): a search always has a term.
+        words = [row[0] for row in connection.execute(
+            "SELECT word FROM unnest(%s::text[]) AS word WHERE to_tsvector('english', word) <> ''::tsvector",
+            [seeded_words()])]
+    if not first_id:
+        raise RuntimeError("The database has no incidents")
+    return Targets(first_id, last_id, [str(value) for value in Status.values], [str(value) for value in Severity.values],
+                   categories, responders, words)
+
+
+class Reader:
+    """One client of the mix: a user's session and the requests it draws at random."""
+
+    def __init__(self, port: int, user: User, targets: Targets, seed: int, *, follows_next_page: bool = True) -> None:
+        self.user, self.targets, self.follows_next_page = user, targets, follows_next_page
+        self.session = Session(port, user.cookies)
+        self.random = random.Random(seed)
+        self.next_page = ""
+
+    def pick(self) -> tuple[str, str]:
+        """The next request: the next page of the list just read, sometimes, else a kind drawn by READ_WEIGHTS."""
+        if self.next_page:
+            path, self.next_page = self.next_page, ""
+            return "list, next page", path
+        kind = self.random.choices(list(READ_WEIGHTS), weights=list(READ_WEIGHTS.values()))[0]
+        if kind == "detail":
+            return kind, f"/incidents/{self.incident()}/"
+        if kind == "list":
+            return kind, "/incidents/?" + urlencode(self.filters())
+        if kind == "search":
+            words = self.random.sample(self.targets.words, k=self.random.randint(1, 2))
+            return kind, "/incidents/?" + urlencode({"q": " ".join(words)})
+        return kind, "/"
+
+    def incident(self) -> int:
+        if self.user.incidents:
+            return self.random.choice(self.user.incidents)
+        return self.random.randint(self.targets.first_id, self.targets.last_id)
+
+    def filters(self) -> dict[str, str]:
+        draw, targets = self.random, self.targets
+        choices = {"status": targets.statuses, "severity": targets.severities, "category": targets.categories,
+                   "assignee": ["me", "none", *targets.responders]}
+        filters = {name: draw.choice(values) for name, values in choices.items() if values and draw.random() < 0.35}
+        sort = draw.choice(SORTS)
+        return {**filters, "sort": sort} if sort else filters
+
+    def read(self, answer: Answer, kind: str) -> None:
+        if kind == "list" and self.follows_next_page and self.random.random() < FOLLOW_NEXT_PAGE:
+            next_page = PageParser(answer.text).next_page
+            self.next_page = "/incidents/" + next_page if next_page.startswith("?") else next_page
+
+
+class Writer:
+    """A user posting the real forms at a steady pace: what the readers' pages must keep up with."""
+
+    def __init__(self, port: int, user: User, targets: Targets, recorder: Recorder, *, per_second: float, seed: int) -> None:
+        from incidents.seeding import COMMENTS, IncidentGenerator
+
+        self.session = Session(port, user.cookies)
+        self.user, self.targets, self.recorder, self.per_second = user, targets, recorder, per_second
+        self.random = random.Random(seed)
+        self.writes = RESPONDER_WRITES if user.is_responder else REPORTER_WRITES
+        # Titles, descriptions and comments in the seeded data's words.
+        self.text = IncidentGenerator(reporters=[0], responders=[0], categories=[], now=datetime.now(timezone.utc),
+                                      random_seed=seed)
+        self.comments = COMMENTS
+
+    def run(self, stop: threading.Event) -> None:
+        due = time.monotonic()
+        while not stop.is_set():
+            kind = self.random.choices(list(self.writes), weights=list(self.writes.values()))[0]
+            try:
+                getattr(self, kind)(f"write: {kind}")
+            except ConnectionFailure as failure:
+                self.recorder.failure(f"write: {kind}", failure)
+            due += 1 / self.per_second
+            stop.wait(max(0.0, due - time.monotonic()))
+
+    def incident(self) -> int:
+        if self.user.incidents:
+            return self.random.choice(self.user.incidents)
+        return self.random.randint(self.targets.first_id, self.targets.last_id)
+
+    def post(self, kind: str, form: Form, changes: dict[str, str]) -> None:
+        answer = self.session.request("POST", form.action, {**form.fields, **changes})
+        self.recorder.answer(kind, answer, expected=302)
+
+    def page_forms(self, kind: str, path: str) -> list[Form]:
+        page = self.session.request("GET", path)
+        if page.status != 200:
+            self.recorder.error(kind, f"{page.status} for {path}")
+            return []
+        return PageParser(page.text, path).forms
+
+    def form(self, kind: str, path: str, action_contains: str) -> Form | None:
+        form = next((form for form in self.page_forms(kind, path) if action_contains in form.action), None)
+        if form is None:
+            self.recorder.error(kind, f"no form posting to {action_contains} on {path}")
+        return form
+
+    def comment(self, kind: str) -> None:
+        if form := self.form(kind, f"/incidents/{self.incident()}/", "/comments/"):
+            self.post(kind, form, {"body": f"<p>{self.text.text(self.comments)}</p>"})
+
+    def transition(self, kind: str) -> None:
+        path = f"/incidents/{self.incident()}/"
+        actions = [form for form in self.page_forms(kind, path) if "/actions/" in form.action or "/take/" in form.action]
+        if actions:
+            self.post(kind, self.random.choice(actions), {})
+        else:
+            self.recorder.error(kind, f"no workflow action on {path}")
+
+    def edit(self, kind: str) -> None:
+        if form := self.form(kind, f"/incidents/{self.incident()}/edit/", "/edit/"):
+            self.post(kind, form, {"title": self.text.title(), "severity": self.random.choice(form.options["severity"])})
+
+    def report(self, kind: str) -> None:
+        if form := self.form(kind, "/incidents/new/", "/new/"):
+            self.post(kind, form, {
+                "title": self.text.title(), "description": self.text.description(),
+                "severity": self.random.choice(form.options["severity"]),
+                "category": self.random.choice(form.options["category"]),
+            })
+
+
+def closed_loop(readers: list[Reader], pick: Callable[[Reader], tuple[str, str]], recorder: Recorder, *,
+                seconds: float, limit: int) -> None:
+    """
+    Each reader in its own thread sends its next request as soon as the previous answer is
+    read, `limit` requests in all or for `seconds`; adds to `recorder`.
+    """
+    lock = threading.Lock()
+    sent = [0]
+    started = time.monotonic()
+    until = started + seconds
+
+    def client(reader: Reader) -> None:
+        while True:
+            with lock:
+                sent[0] += 1
+                if sent[0] > limit or time.monotonic() > until:
+                    return
+            kind, path = pick(reader)
+            try:
+                answer = reader.session.request("GET", path)
+            except ConnectionFailure as failure:
+                recorder.failure(kind, failure)
+                continue
+            recorder.answer(kind, answer)
+            reader.read(answer, kind)
+
+    threads = [threading.Thread(target=client, args=(reader,)) for reader in readers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    recorder.seconds += time.monotonic() - started
+
+
+def floor_request(reader: Reader) -> tuple[str, str]:
+    return "floor", FLOOR
+
+
+def mixed_rounds(port: int, people: list[User], targets: Targets, options: argparse.Namespace) -> tuple[Recorder, Recorder]:
+    """The floor and the mix in alternating rounds, writers running during the mix; returns both recorders."""
+    readers = [Reader(port, people[number % len(people)], targets, seed=number) for number in range(CLIENTS)]
+    responder = next(person for person in people if person.is_responder)
+    reporter = next(person for person in people if not person.is_responder)
+    floor, mix = Recorder(), Recorder()
+    seconds, limit = options.duration / options.rounds, max(1, options.limit // options.rounds)
+    # A few unmeasured requests per client first: connections, the workers' first queries.
+    closed_loop(readers, Reader.pick, Recorder(), seconds=30, limit=CLIENTS * 5)
+    for round_number in range(1, options.rounds + 1):
+        log(f"Round {round_number} of {options.rounds}…")
+        closed_loop(readers, floor_request, floor, seconds=seconds, limit=limit)
+        stop = threading.Event()
+        writers = [
+            threading.Thread(target=Writer(port, person, targets, mix, per_second=WRITES_PER_SECOND / 2,
+                                           seed=round_number * 10 + number).run, args=(stop,))
+            for number, person in enumerate((responder, reporter))
+        ]
+        for writer in writers:
+            writer.start()
+        closed_loop(readers, Reader.pick, mix, seconds=seconds, limit=limit)
+        stop.set()
+        for writer in writers:
+            writer.join()
+    return floor, mix
+
+
+# --- Single pages (--pages) -----------------------------------------------------------
+
+
+def single_pages(port: int, responder: User, url: str, options: argparse.Namespace) -> dict[str, Recorder]:
+    """Each page's own URL repeated by CLIENTS clients of one responder, page after page in rounds."""
+    with psycopg.connect(url) as connection:
+        detail_ids = [row[0] for row in connection.execute(
+            "SELECT DISTINCT incident_id FROM incidents_comment ORDER BY incident_id DESC LIMIT 200")]
+        closest = connection.execute(
+            "SELECT status, severity, count(*) FROM incidents_incident GROUP BY status, severity"
+            " ORDER BY abs(count(*) - %s) LIMIT 1", [EXPORT_ROWS]).fetchone()
+    # About EXPORT_ROWS rows to export; a small database exports everything.
+    big_enough = closest and closest[2] > EXPORT_ROWS / 2
+    export_filter = urlencode({"status": closest[0], "severity": closest[1]}) if closest and big_enough else ""
+    pages = {
+        "floor": [FLOOR], "list": ["/incidents/"], "filtered list": ["/incidents/?status=in_progress&sort=severity"],
+        "search": ["/incidents/?q=vpn+drop"], "detail": [f"/incidents/{pk}/" for pk in detail_ids],
+        "dashboard": ["/"], "export CSV": [f"/incidents/export.csv?{export_filter}"],
+    }
+    recorders = {page: Recorder() for page in pages}
+    for round_number in range(1, options.rounds + 1):
+        log(f"Round {round_number} of {options.rounds}…")
+        for page, paths in pages.items():
+            clients = EXPORT_CLIENTS if page == "export CSV" else CLIENTS
+            readers = [Reader(port, responder, EMPTY_TARGETS, seed=number, follows_next_page=False)
+                       for number in range(clients)]
+            turns = itertools.count()
+
+            def pick(reader: Reader, page: str = page, paths: list[str] = paths) -> tuple[str, str]:
+                return page, paths[next(turns) % len(paths)]
+
+            limit = max(20, options.limit // 100) if page == "export CSV" else options.limit
+            closed_loop(readers, pick, Recorder(), seconds=30, limit=max(clients * 3, len(paths)))
+            closed_loop(readers, pick, recorders[page], seconds=options.duration / options.rounds,
+                        limit=max(1, limit // options.rounds))
+    return recorders
+
+
+# --- Database, gunicorn ---------------------------------------------------------------
 
 
 def ensure_database(url: str) -> None:
@@ -107,12 +636,11 @@ def prepare_data(url: str, env: dict[str, str], incidents: int, comments: int) -
     """Migrate, seed up to `incidents`, and return how long the seed took (measured now or recorded then)."""
     ensure_database(url)
     manage(env, "migrate", "--noinput", "-v0")
-    manage(env, "createcachetable")
     record = RESULTS / f"seed-{url.rsplit('/', 1)[1]}.json"
     existing = incident_count(url)
     if existing >= incidents:
         log(f"Reusing {existing:,} incidents already in the database")
-        return json.loads(record.read_text()) if record.exists() else {"seconds": float("nan"), "when": "unknown"}
+        return json.loads(record.read_text()) if record.exists() else {}
     missing = incidents - existing
     log(f"Seeding {missing:,} incidents and {comments * missing // incidents:,} comments")
     started = time.monotonic()
@@ -124,180 +652,6 @@ def prepare_data(url: str, env: dict[str, str], incidents: int, comments: int) -
     RESULTS.mkdir(exist_ok=True)
     record.write_text(json.dumps(seeded))
     return seeded
-
-
-def sample_targets(url: str) -> tuple[list[int], str]:
-    """Incidents for the detail page (ones with comments), and list filters that export about EXPORT_ROWS rows."""
-    with psycopg.connect(url) as connection:
-        ids = [row[0] for row in connection.execute(
-            "SELECT DISTINCT incident_id FROM incidents_comment ORDER BY incident_id DESC LIMIT 200"
-        )]
-        # Of the list's filters by one or two fields, the one whose matches come closest to
-        # EXPORT_ROWS (exact counts, grouped by each pair of columns).
-        closest = connection.execute(
-            "SELECT filters, n FROM ("
-            " SELECT jsonb_build_object('assignee', assignee_id) AS filters, count(*) AS n FROM incidents_incident"
-            "  WHERE assignee_id IS NOT NULL GROUP BY assignee_id"
-            " UNION ALL SELECT jsonb_build_object('assignee', assignee_id, 'status', status), count(*)"
-            "  FROM incidents_incident WHERE assignee_id IS NOT NULL GROUP BY assignee_id, status"
-            " UNION ALL SELECT jsonb_build_object('category', category_id, 'severity', severity), count(*)"
-            "  FROM incidents_incident WHERE category_id IS NOT NULL GROUP BY category_id, severity"
-            " UNION ALL SELECT jsonb_build_object('status', status, 'severity', severity), count(*)"
-            "  FROM incidents_incident GROUP BY status, severity"
-            ") AS candidates ORDER BY abs(n - %s), n LIMIT 1",
-            [EXPORT_ROWS],
-        ).fetchone()
-    filters, rows = closest if closest else ({}, 0)
-    # A small database exports everything.
-    export_filter = urlencode(filters) if rows > EXPORT_ROWS / 2 else ""
-    log(f"The export reads {rows:,} incidents ({export_filter})" if export_filter else "The export reads every incident")
-    return ids, export_filter
-
-
-def prepare_responder(env: dict[str, str]) -> tuple[str, str]:
-    """A staff user with a password and a freshly confirmed authenticator; returns the password and the TOTP secret."""
-    script = (
-        "import secrets\n"
-        "from accounts.models import User\n"
-        "from django_otp.plugins.otp_totp.models import TOTPDevice\n"
-        f"user, _ = User.objects.get_or_create(username={BENCH_USERNAME!r}, defaults={{'is_staff': True}})\n"
-        "password = secrets.token_urlsafe(24)\n"
-        "user.is_staff = True\n"
-        "user.set_password(password)\n"
-        "user.save()\n"
-        "TOTPDevice.objects.filter(user=user).delete()\n"
-        "device = TOTPDevice.objects.create(user=user, name='bench', confirmed=True)\n"
-        "print(password, device.key)\n"
-    )
-    output = subprocess.run([sys.executable, str(ROOT / "manage.py"), "shell", "-c", script], env=env, cwd=ROOT,
-                            check=True, capture_output=True, text=True).stdout.split()
-    return output[-2], output[-1]
-
-
-# --- HTTP ----------------------------------------------------------------------------
-
-
-class Session:
-    """One keep-alive connection with its cookies (kept even when marked Secure: this is plain loopback HTTP)."""
-
-    def __init__(self, port: int) -> None:
-        self.connection = http.client.HTTPConnection(HOST, port, timeout=30)
-        self.cookies: dict[str, str] = {}
-
-    def request(self, method: str, path: str, body: dict[str, str] | None = None) -> http.client.HTTPResponse:
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items()), "Host": HOST}
-        data = None
-        if body is not None:
-            data = urlencode(body)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        self.connection.request(method, path, body=data, headers=headers)
-        response = self.connection.getresponse()
-        for header, value in response.getheaders():
-            if header.lower() == "set-cookie":
-                name, _, rest = value.partition("=")
-                self.cookies[name] = rest.split(";", 1)[0]
-        return response
-
-
-def csrf_token(html: str) -> str:
-    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
-    if not match:
-        raise RuntimeError("No CSRF token on the sign-in page")
-    return match.group(1)
-
-
-def sign_in(port: int, password: str, totp_key: str) -> dict[str, str]:
-    """The real two-step sign-in; returns the session's cookies."""
-    from django_otp.oath import totp
-
-    session = Session(port)
-    page = session.request("GET", "/accounts/login/").read().decode()
-    answer = session.request("POST", "/accounts/login/", {
-        "csrfmiddlewaretoken": csrf_token(page), "username": BENCH_USERNAME, "password": password})
-    answer.read()
-    if answer.status != 302 or "/code/" not in (answer.getheader("Location") or ""):
-        raise RuntimeError(f"Password step failed: {answer.status}")
-    page = session.request("GET", "/accounts/login/code/").read().decode()
-    code = f"{totp(bytes.fromhex(totp_key)):06d}"
-    answer = session.request("POST", "/accounts/login/code/", {"csrfmiddlewaretoken": csrf_token(page), "code": code})
-    answer.read()
-    if answer.status != 302:
-        raise RuntimeError(f"Code step failed: {answer.status}")
-    return session.cookies
-
-
-class ClosedLoop:
-    """`clients` threads, each sending a request as soon as its previous answer is read, `count` in all or until `until`."""
-
-    def __init__(self, port: int, cookies: dict[str, str], paths: list[str], *, count: int, until: float,
-                 result: Result | None) -> None:
-        self.port, self.cookies, self.paths = port, cookies, paths
-        self.count, self.until, self.result = count, until, result
-        self.lock = threading.Lock()
-        self.sent = 0
-
-    def run(self, clients: int) -> None:
-        threads = [threading.Thread(target=self.client) for _ in range(clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-
-    def next_path(self) -> str | None:
-        with self.lock:
-            number = self.sent
-            self.sent += 1
-        if number >= self.count or time.monotonic() > self.until:
-            return None
-        return self.paths[number % len(self.paths)]
-
-    def record(self, path: str, status: int | str, latency: float, queries: int) -> None:
-        if self.result is None:
-            return
-        with self.lock:
-            if status != 200:
-                self.result.errors.append(f"{status} for {path}")
-            else:
-                self.result.latencies.append(latency)
-                self.result.queries.append(queries)
-
-    def session(self) -> Session:
-        session = Session(self.port)
-        session.cookies = dict(self.cookies)
-        return session
-
-    def client(self) -> None:
-        session = self.session()
-        while (path := self.next_path()) is not None:
-            started = time.perf_counter()
-            try:
-                response = session.request("GET", path)
-                while response.read(65536):
-                    pass
-            except (OSError, http.client.HTTPException) as error:
-                session = self.session()
-                self.record(path, repr(error), 0.0, 0)
-                continue
-            queries = int(response.getheader(QUERY_COUNT_HEADER) or -1)
-            self.record(path, response.status, time.perf_counter() - started, queries)
-
-
-def drive(port: int, cookies: dict[str, str], result: Result, paths: list[str], *, duration: float, limit: int) -> None:
-    """
-    Warm up (a few unmeasured requests per client, and every path at least once: the
-    detail page cycles through 200 incidents), then measure for `duration` seconds or
-    `limit` requests, adding to `result` (a page is measured in several rounds).
-    """
-    clients = result.page.clients
-    warm_up = max(clients * 3, len(paths))
-    ClosedLoop(port, cookies, paths, count=warm_up, until=time.monotonic() + 60, result=None).run(clients)
-    started = time.monotonic()
-    ClosedLoop(port, cookies, paths, count=limit, until=started + duration, result=result).run(clients)
-    result.elapsed += time.monotonic() - started
-    result.load = Path("/proc/loadavg").read_text().split()[0]
-
-
-# --- gunicorn ------------------------------------------------------------------------
 
 
 def worker_pids(master: int) -> list[int]:
@@ -320,12 +674,12 @@ def peak_memory_mb(pid: int) -> float:
 
 
 def start_gunicorn(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    """gunicorn.conf.py as it is, listening on loopback; its log (a line per request, as in production) goes to a file."""
     RESULTS.mkdir(exist_ok=True)
-    # The server's own log (every request, as in production) goes to a file, not over the report.
     with open(RESULTS / "bench-gunicorn.log", "ab") as server_log:
         process = subprocess.Popen(
             [str(Path(sys.executable).with_name("gunicorn")), "-c", str(ROOT / "gunicorn.conf.py"),
-             "--bind", f"{HOST}:{port}", "--log-level", "warning"],
+             "--bind", f"{HOST}:{port}"],
             env=env, cwd=ROOT, stdout=server_log, stderr=subprocess.STDOUT,
         )
     for _ in range(300):
@@ -340,7 +694,66 @@ def start_gunicorn(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("gunicorn did not start")
 
 
-# --- Report --------------------------------------------------------------------------
+def server_configuration(env: dict[str, str]) -> str:
+    """The cache backend and gunicorn's worker settings, read from the configuration that ran."""
+    script = (
+        "import runpy\n"
+        "from django.conf import settings\n"
+        "config = runpy.run_path('gunicorn.conf.py')\n"
+        "print(settings.CACHES['default']['BACKEND'], config['workers'], config['threads'],"
+        " config['max_requests'], config['max_requests_jitter'])\n"
+    )
+    backend, workers, threads, max_requests, jitter = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "shell", "-c", script], env=env, cwd=ROOT, check=True,
+        capture_output=True, text=True).stdout.split()[-5:]
+    cache = "Redis" if "redis" in backend.lower() else "database" if backend.endswith("DatabaseCache") else "other"
+    return (f"cache: {cache} ({backend}); gunicorn.conf.py: {workers} workers x {threads} threads,"
+            f" max_requests {max_requests} (+ up to {jitter}), DEBUG off")
+
+
+# --- Report ---------------------------------------------------------------------------
+
+HEADER = (f"{'kind':<20}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'queries':>9}{'requests':>10}{'errors':>8}"
+          f"{'conn. failures':>16}")
+
+
+def row(name: str, stats: Stats, seconds: float, extra: str = "") -> str:
+    queries = statistics.mean(stats.queries) if stats.queries else float("nan")
+    rate = len(stats.latencies) / seconds if seconds else 0.0
+    return (f"{name:<20}{rate:>8.1f}{stats.percentile(0.50):>9.1f}{stats.percentile(0.95):>9.1f}"
+            f"{stats.percentile(0.99):>9.1f}{queries:>9.1f}{len(stats.latencies):>10}{len(stats.errors):>8}"
+            f"{sum(stats.failures.values()):>16}{extra}")
+
+
+def ordered(kinds: Iterable[str]) -> list[str]:
+    order = ["floor", "detail", "list", "list, next page", "search", "dashboard"]
+    return sorted(kinds, key=lambda kind: (order.index(kind) if kind in order else len(order), kind))
+
+
+def report_mix(floor: Recorder, mix: Recorder) -> list[Stats]:
+    floor_stats = floor.stats("floor")
+    floor_rate = len(floor_stats.latencies) / floor.seconds if floor.seconds else 0.0
+    reads, writes = Stats(), Stats()
+    log(HEADER)
+    log(row("floor", floor_stats, floor.seconds))
+    for kind in ordered(mix.kinds):
+        (writes if kind.startswith("write") else reads).add(mix.kinds[kind])
+        log(row(kind, mix.kinds[kind], mix.seconds))
+    mix_rate = len(reads.latencies) / mix.seconds if mix.seconds else 0.0
+    log(row("mix (reads)", reads, mix.seconds, f"   {mix_rate / floor_rate if floor_rate else 0:.1%} of the floor"))
+    log(row("writes", writes, mix.seconds, "   (at least 2/s asked)"))
+    return [floor_stats, reads, writes]
+
+
+def report_pages(recorders: dict[str, Recorder]) -> list[Stats]:
+    floor = recorders["floor"]
+    floor_rate = len(floor.stats("floor").latencies) / floor.seconds if floor.seconds else 0.0
+    log(HEADER + f"{'vs floor':>10}")
+    for page, recorder in recorders.items():
+        stats = recorder.stats(page)
+        rate = len(stats.latencies) / recorder.seconds if recorder.seconds else 0.0
+        log(row(page, stats, recorder.seconds, f"{rate / floor_rate if floor_rate else 0:>10.0%}"))
+    return [recorder.stats(page) for page, recorder in recorders.items()]
 
 
 def machine(url: str) -> str:
@@ -349,96 +762,89 @@ def machine(url: str) -> str:
                 if line.startswith("model name")), "unknown CPU")
     memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
     with psycopg.connect(url) as connection:
-        row = connection.execute("SHOW server_version").fetchone()
+        version = connection.execute("SHOW server_version").fetchone()
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    return (f"{os.cpu_count()} CPUs ({cpu}), {memory_kb / 1024 / 1024:.0f} GB RAM, PostgreSQL {row[0] if row else '?'}, "
-            f"Python {sys.version.split()[0]}; load average now {load}")
+    return (f"{os.cpu_count()} CPUs ({cpu}), {memory_kb / 1024 / 1024:.0f} GB RAM,"
+            f" PostgreSQL {version[0] if version else '?'}, Python {sys.version.split()[0]}; load average now {load}")
 
 
-def report(results: list[Result], seed: dict[str, Any], memory: list[float], incidents: int) -> None:
-    floor = results[0].rate or 1.0
-    log("")
-    log(f"{incidents:,} incidents; {CLIENTS} clients (export: {EXPORT_CLIENTS}); 2 gunicorn workers")
-    log(f"{'page':<16}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'queries':>9}{'vs floor':>10}{'requests':>10}"
-        f"{'errors':>8}{'load':>6}")
-    for result in results:
-        queries = statistics.median(result.queries) if result.queries else float("nan")
-        log(f"{result.page.name:<16}{result.rate:>8.0f}{result.percentile(0.50):>9.1f}{result.percentile(0.95):>9.1f}"
-            f"{result.percentile(0.99):>9.1f}{queries:>9.0f}{result.rate / floor:>9.0%} {len(result.latencies):>9}"
-            f"{len(result.errors):>8}{result.load:>6}")
-    if "seconds" in seed:
-        log(f"seed: {float(seed['seconds']):.1f} s ({seed.get('incidents', '?')} incidents,"
-            f" {seed.get('comments', '?')} comments, {seed.get('when', '?')})")
-    else:
-        log("seed: not timed here (the database was seeded from another checkout; its record is in that one's"
-            " test-artifacts/)")
-    log("gunicorn workers' peak memory (VmHWM): " + ", ".join(f"{mb:.0f} MB" for mb in memory))
+def report_failures(everything: list[Stats]) -> bool:
+    """The connection-level failures by name, and the first HTTP errors; True if there were any."""
+    failures: Counter[str] = Counter()
+    errors: list[str] = []
+    for stats in everything:
+        failures += stats.failures
+        errors += stats.errors
+    named = ", ".join(f"{name} {count}" for name, count in failures.most_common())
+    log(f"connection-level failures: {sum(failures.values())}" + (f" ({named})" if named else ""))
+    if errors:
+        log(f"HTTP errors: {len(errors)}, first: " + "; ".join(errors[:3]))
+    return bool(failures or errors)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--incidents", type=int, default=1_000_000)
     parser.add_argument("--comments", type=int, help="default: half as many as incidents")
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""))
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""),
+                        help="default: postgres://127.0.0.1:5432/incident_tracker_bench_<incidents>")
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", "8300")))
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per page (default 10)")
-    parser.add_argument("--limit", type=int, default=5000, help="most requests measured per page (default 5000)")
-    parser.add_argument("--rounds", type=int, default=5,
-                        help="rounds over all pages, each measuring a page for duration / rounds (default 5)")
+    parser.add_argument("--duration", type=float, default=30.0,
+                        help="seconds measured of the mix, and as many of the floor (default 30)")
+    parser.add_argument("--limit", type=int, default=20_000, help="most requests measured of each (default 20,000)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of floor then mix (default 5)")
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", ""),
-                        help="cache and sessions in Redis, as production with REDIS_URL")
+                        help="cache and sessions in Redis, as production with REDIS_URL; default: the database cache")
+    parser.add_argument("--pages", action="store_true", help="single pages repeated instead of the mix")
     options = parser.parse_args()
     comments = options.incidents // 2 if options.comments is None else options.comments
     url = options.database_url or f"postgres://{HOST}:5432/incident_tracker_bench_{options.incidents}"
     env = {
-        **os.environ, "DJANGO_SETTINGS_MODULE": "tests.bench.settings", "DATABASE_URL": url,
-        "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": HOST, "SECURE_SSL_REDIRECT": "false",
-        "DEBUG": "false", "WEB_CONCURRENCY": "2", "GUNICORN_MAX_REQUESTS": "0", "LOG_LEVEL": "WARNING",
+        **os.environ, **DEPLOYED_ENVIRONMENT, "DJANGO_SETTINGS_MODULE": "tests.bench.settings", "DATABASE_URL": url,
+        "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": HOST, "DEBUG": "false",
         "REDIS_URL": options.redis_url,
     }
-    os.environ.update({"DJANGO_SETTINGS_MODULE": "tests.bench.settings", "SECRET_KEY": env["SECRET_KEY"],
-                       "DATABASE_URL": url})
+    for name in ("GUNICORN_MAX_REQUESTS", "GUNICORN_MAX_REQUESTS_JITTER", "GUNICORN_TIMEOUT"):
+        env.pop(name, None)
+    os.environ.update({name: env[name] for name in ("DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DATABASE_URL", "DEBUG")})
     seed = prepare_data(url, env, options.incidents, comments)
     manage(env, "collectstatic", "--noinput", "-v0")
-    password, totp_key = prepare_responder(env)
-    detail_ids, export_filter = sample_targets(url)
-    pages = [
-        Page("floor", "/bench/floor/"),
-        Page("list", "/incidents/"),
-        Page("filtered list", "/incidents/?status=in_progress&sort=severity"),
-        Page("search", "/incidents/?q=vpn+drop"),
-        Page("detail", ""),
-        Page("dashboard", "/"),
-        Page("export CSV", f"/incidents/export.csv?{export_filter}", clients=EXPORT_CLIENTS),
-    ]
+    people = prepare_people(env, url)
+    configuration = server_configuration(env)
     server = start_gunicorn(env, options.port)
     try:
         import django
 
         django.setup()
-        cookies = sign_in(options.port, password, totp_key)
-        results = [Result(page) for page in pages]
-        # Round after round of every page, so that a machine whose speed drifts during the
-        # run (other tenants of a virtual machine) slows the floor and the pages alike.
-        for round_number in range(1, options.rounds + 1):
-            log(f"Round {round_number} of {options.rounds}…")
-            for result in results:
-                page = result.page
-                paths = [f"/incidents/{pk}/" for pk in detail_ids] if page.name == "detail" else [page.path]
-                limit = max(20, options.limit // 100) if page.clients == EXPORT_CLIENTS else options.limit
-                drive(options.port, cookies, result, paths, duration=options.duration / options.rounds,
-                      limit=max(1, limit // options.rounds))
+        for person in people:
+            sign_in(options.port, person)
+        if options.pages:
+            recorders = single_pages(options.port, people[0], url, options)
+        else:
+            floor, mix = mixed_rounds(options.port, people, load_targets(url), options)
         memory = [peak_memory_mb(pid) for pid in worker_pids(server.pid)]
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
-    report(results, seed, memory, options.incidents)
+    responders = sum(person.is_responder for person in people)
+    log("")
+    log(f"{options.incidents:,} incidents, {comments:,} comments; {configuration}")
+    if options.pages:
+        log(f"Single pages, each repeated by {CLIENTS} clients of one responder (export: {EXPORT_CLIENTS})")
+        everything = report_pages(recorders)
+    else:
+        log(f"Mix: {CLIENTS} clients as {len(people)} users ({responders} responders, {len(people) - responders}"
+            f" reporters), 2 writers posting {WRITES_PER_SECOND} forms/s in all; {options.rounds} rounds of floor then mix")
+        everything = report_mix(floor, mix)
+    failed = report_failures(everything)
+    if "seconds" in seed:
+        log(f"seed: {float(seed['seconds']):.1f} s ({seed['incidents']:,} incidents, {seed['comments']:,} comments,"
+            f" {seed['when']})")
+    else:
+        log("seed: not timed here (the database was seeded from another checkout)")
+    log("gunicorn workers' peak memory (VmHWM): " + ", ".join(f"{mb:.0f} MB" for mb in memory))
     log(machine(url))
-    if any(result.errors for result in results):
-        for result in results:
-            if result.errors:
-                log(f"{result.page.name}: {len(result.errors)} errors, first: {result.errors[0]}")
-        sys.exit(1)
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

@@ -61,13 +61,13 @@ def fetch(url: str, *, headers: Mapping[str, str] | None = None, timeout: float 
 
 
 @contextmanager
-def gunicorn(env: Mapping[str, str], *, log_path: Path) -> Iterator[str]:
+def gunicorn(env: Mapping[str, str], *, log_path: Path, workers: int = 1) -> Iterator[str]:
     """gunicorn.conf.py as production runs it, on 127.0.0.1; yields the base URL once /healthz answers."""
     port = free_port()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-             "--workers", "1", "--threads", "2"],
+             "--workers", str(workers), "--threads", "2"],
             cwd=BASE_DIR, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
         )
         base_url = f"http://127.0.0.1:{port}"

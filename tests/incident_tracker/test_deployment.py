@@ -11,6 +11,9 @@ import sys
 
 import pytest
 import yaml
+from gunicorn.workers.gthread import ThreadWorker
+
+from tests.bench.run import DEPLOYED_ENVIRONMENT
 
 from .servers import BASE_DIR
 
@@ -94,7 +97,8 @@ def test_gunicorn_config_fits_render(web, monkeypatch):
     config = runpy.run_path(str(BASE_DIR / "gunicorn.conf.py"))
     config["on_exit"](None)
     assert config["bind"] == "0.0.0.0:10000"
-    assert (config["worker_class"], config["workers"], config["threads"]) == ("gthread", 3, 5)
+    assert issubclass(config["worker_class"], ThreadWorker)  # gthread, recycled without dropping connections
+    assert (config["workers"], config["threads"]) == (3, 5)
     assert config["graceful_timeout"] < web["maxShutdownDelaySeconds"]
     assert int(os.environ["DB_STATEMENT_TIMEOUT_MS"]) < config["timeout"] * 1000
     assert config["limit_request_line"] and config["limit_request_fields"]
@@ -193,3 +197,8 @@ def test_deploy_checks_pass_with_the_production_environment():
                             env={**PRODUCTION_ENV, "RENDER_EXTERNAL_HOSTNAME": "incidents.onrender.com"})
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"System check identified no issues", result.stdout)
+
+
+def test_the_benchmark_runs_gunicorn_as_the_blueprint_deploys_it(web):
+    deployed = {key: item.get("value") for key, item in env_vars(web).items()}
+    assert DEPLOYED_ENVIRONMENT == {key: deployed[key] for key in DEPLOYED_ENVIRONMENT}
