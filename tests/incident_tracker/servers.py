@@ -1,7 +1,8 @@
 """
 Real servers for tests that watch the application from outside: gunicorn with the
-production settings, and a TCP proxy in front of PostgreSQL that a test can cut and
-restore to play a database outage without touching the shared server.
+production settings, a browser that keeps its cookies across them, and a TCP proxy in
+front of PostgreSQL that a test can cut and restore to play a database outage without
+touching the shared server.
 """
 from __future__ import annotations
 
@@ -18,10 +19,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
+from urllib.parse import quote, urlencode, urlsplit
+
+from django.conf import settings
+from django.db import connection
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-# Ports this suite may listen on; all bound to 127.0.0.1 only.
-PORT_RANGE = range(8260, 8300)
+# Ports this suite may listen on, all bound to 127.0.0.1 only: 8260-8300 unless
+# TEST_SERVER_PORTS names another range ("8400-8440"), for runs that share a machine.
+_first_port, _, _last_port = os.environ.get("TEST_SERVER_PORTS", "8260-8300").partition("-")
+PORT_RANGE = range(int(_first_port), int(_last_port))
 
 
 def free_port() -> int:
@@ -43,21 +50,75 @@ class Answer:
     seconds: float
 
 
-def fetch(url: str, *, headers: Mapping[str, str] | None = None, timeout: float = 20) -> Answer:
-    """One GET, error statuses included, timed; redirects are not followed."""
+def fetch(url: str, *, headers: Mapping[str, str] | None = None, data: bytes | None = None,
+          timeout: float = 20) -> Answer:
+    """One GET (or a POST of `data`), error statuses included, timed; redirects are not followed."""
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args: object, **kwargs: object) -> None:
             return None
 
     opener = urllib.request.build_opener(NoRedirect)
-    request = urllib.request.Request(url, headers=dict(headers or {}))
+    request = urllib.request.Request(url, headers=dict(headers or {}), data=data)
     started = time.monotonic()
     try:
         with opener.open(request, timeout=timeout) as response:
             return Answer(response.status, response.headers, response.read(), time.monotonic() - started)
     except urllib.error.HTTPError as error:
         return Answer(error.code, error.headers, error.read(), time.monotonic() - started)
+
+
+class Browser:
+    """
+    One person's browser: keeps the cookies every server sets (Secure ones too, on this
+    plain loopback HTTP) and sends them to any of the servers, as behind one load
+    balancer. Requests say they came over HTTPS, as the platform's proxy does; a POST
+    names its origin, which Django's CSRF check requires on HTTPS.
+    """
+
+    def __init__(self) -> None:
+        self.cookies: dict[str, str] = {}
+
+    def get(self, url: str) -> Answer:
+        return self._send(url)
+
+    def post(self, url: str, fields: list[tuple[str, str]]) -> Answer:
+        parts = urlsplit(url)
+        origin = f"https://{parts.netloc}"
+        return self._send(url, data=urlencode(fields).encode(), headers={
+            "Content-Type": "application/x-www-form-urlencoded", "Origin": origin, "Referer": origin + parts.path,
+        })
+
+    def _send(self, url: str, *, data: bytes | None = None, headers: Mapping[str, str] | None = None) -> Answer:
+        cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        answer = fetch(url, data=data, headers={"X-Forwarded-Proto": "https", **({"Cookie": cookie} if cookie else {}),
+                                                **(headers or {})})
+        for header in answer.headers.get_all("Set-Cookie") or []:
+            name, _, rest = header.partition("=")
+            self.cookies[name.strip()] = rest.split(";", 1)[0]
+        return answer
+
+
+def database_url(*, host: str | None = None, port: int | None = None) -> str:
+    """The test database as a URL, optionally reached through another address."""
+    db = connection.settings_dict
+    credentials = quote(db["USER"] or "") + (":" + quote(db["PASSWORD"]) if db["PASSWORD"] else "")
+    return f"postgres://{credentials}@{host or db['HOST'] or '127.0.0.1'}:{port or db['PORT'] or 5432}/{db['NAME']}"
+
+
+def production_env(static_root: Path, log_dir: Path, db_url: str, *, metrics_token: str = "") -> dict[str, str]:
+    """The environment of a production instance on `db_url`, with this process's SECRET_KEY."""
+    return {
+        "DEBUG": "false",
+        # The same key as this process, so a session signed in here is valid there.
+        "SECRET_KEY": settings.SECRET_KEY,
+        "DATABASE_URL": db_url,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "true",
+        "STATIC_ROOT": str(static_root),
+        "LOG_DIR": str(log_dir),
+        "METRICS_TOKEN": metrics_token,
+    }
 
 
 @contextmanager
