@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
@@ -31,15 +31,22 @@ _first_port, _, _last_port = os.environ.get("TEST_SERVER_PORTS", "8260-8300").pa
 PORT_RANGE = range(int(_first_port), int(_last_port))
 
 
-def free_port() -> int:
+def free_ports(count: int) -> list[int]:
+    ports = []
     for port in PORT_RANGE:
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
-    raise RuntimeError(f"no free port in {PORT_RANGE}")
+            ports.append(port)
+            if len(ports) == count:
+                return ports
+    raise RuntimeError(f"not {count} free ports in {PORT_RANGE}")
+
+
+def free_port() -> int:
+    return free_ports(1)[0]
 
 
 @dataclass
@@ -124,29 +131,49 @@ def production_env(static_root: Path, log_dir: Path, db_url: str, *, metrics_tok
 @contextmanager
 def gunicorn(env: Mapping[str, str], *, log_path: Path) -> Iterator[str]:
     """gunicorn.conf.py as production runs it, on 127.0.0.1; yields the base URL once /healthz answers."""
-    port = free_port()
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-             "--workers", "1", "--threads", "2"],
-            cwd=BASE_DIR, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-        )
-        base_url = f"http://127.0.0.1:{port}"
+    with gunicorn_instances(env, log_paths=[log_path]) as (base_url,):
+        yield base_url
+
+
+@contextmanager
+def gunicorn_instances(env: Mapping[str, str], *, log_paths: list[Path]) -> Iterator[list[str]]:
+    """
+    As many separate gunicorn processes as `log_paths`, each an instance of the same
+    application as behind a load balancer, started and stopped together; yields their
+    base URLs once each one's /healthz answers.
+    """
+    with ExitStack() as stack:
+        processes = []
+        for port, log_path in zip(free_ports(len(log_paths)), log_paths):
+            process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
+                 "--workers", "1", "--threads", "2"],
+                cwd=BASE_DIR, env={**os.environ, **env}, stdout=stack.enter_context(open(log_path, "wb")),
+                stderr=subprocess.STDOUT,
+            )
+            processes.append((process, f"http://127.0.0.1:{port}", log_path))
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if fetch(f"{base_url}/healthz", timeout=2).status == 200:
-                        break
-                except OSError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"gunicorn did not start: {log_path.read_text()}")
-                time.sleep(0.2)
-            yield base_url
+            for process, base_url, log_path in processes:
+                _wait_until_healthy(process, base_url, log_path)
+            yield [base_url for _process, base_url, _log_path in processes]
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            for process, _base_url, _log_path in processes:
+                process.terminate()
+            for process, _base_url, _log_path in processes:
+                process.wait(timeout=30)
+
+
+def _wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, log_path: Path) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if fetch(f"{base_url}/healthz", timeout=2).status == 200:
+                return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"gunicorn did not start: {log_path.read_text()}")
+        time.sleep(0.2)
 
 
 @dataclass

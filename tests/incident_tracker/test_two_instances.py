@@ -21,7 +21,8 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -43,7 +44,7 @@ from incidents.workflow import Status
 from tests.factories import make_category, make_comment, make_incident, make_totp_device, make_user, totp_code
 
 from .pages import read_page
-from .servers import BASE_DIR, Answer, Browser, database_url, gunicorn, production_env
+from .servers import BASE_DIR, Answer, Browser, database_url, gunicorn_instances, production_env
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
@@ -102,10 +103,7 @@ def instances(request, collected_static, tmp_path_factory, django_db_setup) -> I
         redis_or_skip(REDIS_URL)
         env["REDIS_URL"] = REDIS_URL
     hasher = Argon2PasswordHasher()
-    with ExitStack() as stack:
-        # One after the other: each takes the first free port once the other listens.
-        a = stack.enter_context(gunicorn(env, log_path=logs / "a.log"))
-        b = stack.enter_context(gunicorn(env, log_path=logs / "b.log"))
+    with gunicorn_instances(env, log_paths=[logs / "a.log", logs / "b.log"]) as (a, b):
         yield Instances(request.param, a, b, env, hasher.encode(PASSWORD, hasher.salt()))
 
 
@@ -192,8 +190,11 @@ def sign_in(instances: Instances, user: User, device: TOTPDevice | None = None) 
 
 def sign_in_readers(instances: Instances, world: World) -> dict[str, Browser]:
     instances.clear_cache()
-    return {"responder": sign_in(instances, world.responder, world.responder_device),
-            "reporter": sign_in(instances, world.reporter)}
+    # Side by side: checking a password is the dearest step of a test, and the instance has two threads.
+    with ThreadPoolExecutor(2) as pool:
+        responder = pool.submit(sign_in, instances, world.responder, world.responder_device)
+        reporter = pool.submit(sign_in, instances, world.reporter)
+        return {"responder": responder.result(), "reporter": reporter.result()}
 
 
 @pytest.fixture
@@ -454,13 +455,15 @@ def test_a_category_rename_shows_at_once_on_the_other_instance(instances, world,
         shown.never_says(CATEGORY)
 
 
-@pytest.mark.parametrize(("person", "pages_naming_them"), [
-    ("responder", ("list", "search for 'kestrel'", "detail", "dashboard")),
-    ("reporter", ("detail",)),
-])
-def test_a_user_rename_shows_at_once_on_the_other_instance(instances, world, readers, admin, person, pages_naming_them):
-    """The assignee is named in every table and the list's filter; the reporter on the incident's page (CSV: usernames)."""
+# The pages that name each person: the assignee in every table and in the list's filter, the
+# reporter on the incident's page. The CSV names people by username, which does not change.
+PAGES_NAMING = {"responder": ("list", "search for 'kestrel'", "detail", "dashboard"), "reporter": ("detail",)}
+
+
+@pytest.mark.parametrize("person", PAGES_NAMING)
+def test_a_user_rename_shows_at_once_on_the_other_instance(instances, world, readers, admin, person):
     user: User = getattr(world, person)
+    pages_naming_them = PAGES_NAMING[person]
     old_name, new_name = user.get_full_name(), f"{user.first_name} Marlowe"
     pages = world.pages()
     html_pages = tuple(page for page in pages if page != "CSV")
