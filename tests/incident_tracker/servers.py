@@ -1,7 +1,8 @@
 """
 Real servers for tests that watch the application from outside: gunicorn with the
-production settings, and a TCP proxy in front of PostgreSQL that a test can cut and
-restore to play a database outage without touching the shared server.
+production settings, a browser that keeps its cookies across them, and a TCP proxy in
+front of PostgreSQL that a test can cut and restore to play a database outage without
+touching the shared server.
 """
 from __future__ import annotations
 
@@ -14,25 +15,38 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
+from urllib.parse import quote, urlencode, urlsplit
+
+from django.conf import settings
+from django.db import connection
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-# Ports this suite may listen on; all bound to 127.0.0.1 only.
-PORT_RANGE = range(8260, 8300)
+# Ports this suite may listen on, all bound to 127.0.0.1 only: 8260-8300 unless
+# TEST_SERVER_PORTS names another range ("8400-8440"), for runs that share a machine.
+_first_port, _, _last_port = os.environ.get("TEST_SERVER_PORTS", "8260-8300").partition("-")
+PORT_RANGE = range(int(_first_port), int(_last_port))
 
 
-def free_port() -> int:
+def free_ports(count: int) -> list[int]:
+    ports = []
     for port in PORT_RANGE:
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
-    raise RuntimeError(f"no free port in {PORT_RANGE}")
+            ports.append(port)
+            if len(ports) == count:
+                return ports
+    raise RuntimeError(f"not {count} free ports in {PORT_RANGE}")
+
+
+def free_port() -> int:
+    return free_ports(1)[0]
 
 
 @dataclass
@@ -43,15 +57,16 @@ class Answer:
     seconds: float
 
 
-def fetch(url: str, *, headers: Mapping[str, str] | None = None, timeout: float = 20) -> Answer:
-    """One GET, error statuses included, timed; redirects are not followed."""
+def fetch(url: str, *, headers: Mapping[str, str] | None = None, data: bytes | None = None,
+          timeout: float = 20) -> Answer:
+    """One GET (or a POST of `data`), error statuses included, timed; redirects are not followed."""
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args: object, **kwargs: object) -> None:
             return None
 
     opener = urllib.request.build_opener(NoRedirect)
-    request = urllib.request.Request(url, headers=dict(headers or {}))
+    request = urllib.request.Request(url, headers=dict(headers or {}), data=data)
     started = time.monotonic()
     try:
         with opener.open(request, timeout=timeout) as response:
@@ -60,32 +75,105 @@ def fetch(url: str, *, headers: Mapping[str, str] | None = None, timeout: float 
         return Answer(error.code, error.headers, error.read(), time.monotonic() - started)
 
 
+class Browser:
+    """
+    One person's browser: keeps the cookies every server sets (Secure ones too, on this
+    plain loopback HTTP) and sends them to any of the servers, as behind one load
+    balancer. Requests say they came over HTTPS, as the platform's proxy does; a POST
+    names its origin, which Django's CSRF check requires on HTTPS.
+    """
+
+    def __init__(self) -> None:
+        self.cookies: dict[str, str] = {}
+
+    def get(self, url: str) -> Answer:
+        return self._send(url)
+
+    def post(self, url: str, fields: list[tuple[str, str]]) -> Answer:
+        parts = urlsplit(url)
+        origin = f"https://{parts.netloc}"
+        return self._send(url, data=urlencode(fields).encode(), headers={
+            "Content-Type": "application/x-www-form-urlencoded", "Origin": origin, "Referer": origin + parts.path,
+        })
+
+    def _send(self, url: str, *, data: bytes | None = None, headers: Mapping[str, str] | None = None) -> Answer:
+        cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        answer = fetch(url, data=data, headers={"X-Forwarded-Proto": "https", **({"Cookie": cookie} if cookie else {}),
+                                                **(headers or {})})
+        for header in answer.headers.get_all("Set-Cookie") or []:
+            name, _, rest = header.partition("=")
+            self.cookies[name.strip()] = rest.split(";", 1)[0]
+        return answer
+
+
+def database_url(*, host: str | None = None, port: int | None = None) -> str:
+    """The test database as a URL, optionally reached through another address."""
+    db = connection.settings_dict
+    credentials = quote(db["USER"] or "") + (":" + quote(db["PASSWORD"]) if db["PASSWORD"] else "")
+    return f"postgres://{credentials}@{host or db['HOST'] or '127.0.0.1'}:{port or db['PORT'] or 5432}/{db['NAME']}"
+
+
+def production_env(static_root: Path, log_dir: Path, db_url: str, *, metrics_token: str = "") -> dict[str, str]:
+    """The environment of a production instance on `db_url`, with this process's SECRET_KEY."""
+    return {
+        "DEBUG": "false",
+        # The same key as this process, so a session signed in here is valid there.
+        "SECRET_KEY": settings.SECRET_KEY,
+        "DATABASE_URL": db_url,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "true",
+        "STATIC_ROOT": str(static_root),
+        "LOG_DIR": str(log_dir),
+        "METRICS_TOKEN": metrics_token,
+    }
+
+
 @contextmanager
 def gunicorn(env: Mapping[str, str], *, log_path: Path, workers: int = 1) -> Iterator[str]:
     """gunicorn.conf.py as production runs it, on 127.0.0.1; yields the base URL once /healthz answers."""
-    port = free_port()
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-             "--workers", str(workers), "--threads", "2"],
-            cwd=BASE_DIR, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-        )
-        base_url = f"http://127.0.0.1:{port}"
+    with gunicorn_instances(env, log_paths=[log_path], workers=workers) as (base_url,):
+        yield base_url
+
+
+@contextmanager
+def gunicorn_instances(env: Mapping[str, str], *, log_paths: list[Path], workers: int = 1) -> Iterator[list[str]]:
+    """
+    As many separate gunicorn processes as `log_paths`, each an instance of the same
+    application as behind a load balancer, started and stopped together; yields their
+    base URLs once each one's /healthz answers.
+    """
+    with ExitStack() as stack:
+        processes = []
+        for port, log_path in zip(free_ports(len(log_paths)), log_paths):
+            process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
+                 "--workers", str(workers), "--threads", "2"],
+                cwd=BASE_DIR, env={**os.environ, **env}, stdout=stack.enter_context(open(log_path, "wb")),
+                stderr=subprocess.STDOUT,
+            )
+            processes.append((process, f"http://127.0.0.1:{port}", log_path))
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if fetch(f"{base_url}/healthz", timeout=2).status == 200:
-                        break
-                except OSError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"gunicorn did not start: {log_path.read_text()}")
-                time.sleep(0.2)
-            yield base_url
+            for process, base_url, log_path in processes:
+                _wait_until_healthy(process, base_url, log_path)
+            yield [base_url for _process, base_url, _log_path in processes]
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            for process, _base_url, _log_path in processes:
+                process.terminate()
+            for process, _base_url, _log_path in processes:
+                process.wait(timeout=30)
+
+
+def _wait_until_healthy(process: subprocess.Popen[bytes], base_url: str, log_path: Path) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if fetch(f"{base_url}/healthz", timeout=2).status == 200:
+                return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"gunicorn did not start: {log_path.read_text()}")
+        time.sleep(0.2)
 
 
 @dataclass

@@ -9,12 +9,10 @@ import http.client
 import json
 import re
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -25,7 +23,8 @@ from django.test import Client
 from incident_tracker import __version__
 from tests.factories import make_user
 
-from .servers import BASE_DIR, TcpProxy, fetch, free_port, gunicorn
+from . import servers
+from .servers import TcpProxy, database_url, fetch, free_port, gunicorn
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
@@ -34,33 +33,8 @@ METRICS_TOKEN = "scrape-token-for-tests-0123456789"
 RESET_TOKEN = "cz1abc-0123456789abcdef0123456789abcdef"
 
 
-@pytest.fixture(scope="session")
-def collected_static(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("staticfiles")
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=BASE_DIR, check=True,
-                   env={"PATH": "/usr/bin:/bin", "SECRET_KEY": "collectstatic-only", "STATIC_ROOT": str(root)})
-    return root
-
-
-def database_url(*, host: str | None = None, port: int | None = None) -> str:
-    """The test database as a URL, optionally reached through another address."""
-    db = connection.settings_dict
-    credentials = quote(db["USER"] or "") + (":" + quote(db["PASSWORD"]) if db["PASSWORD"] else "")
-    return f"postgres://{credentials}@{host or db['HOST'] or '127.0.0.1'}:{port or db['PORT'] or 5432}/{db['NAME']}"
-
-
 def production_env(static_root: Path, log_dir: Path, db_url: str) -> dict[str, str]:
-    return {
-        "DEBUG": "false",
-        # The same key as this process, so a session signed in here is valid there.
-        "SECRET_KEY": settings.SECRET_KEY,
-        "DATABASE_URL": db_url,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "true",
-        "STATIC_ROOT": str(static_root),
-        "LOG_DIR": str(log_dir),
-        "METRICS_TOKEN": METRICS_TOKEN,
-    }
+    return servers.production_env(static_root, log_dir, db_url, metrics_token=METRICS_TOKEN)
 
 
 def test_gunicorn_serves_pages_and_compressed_hashed_static(collected_static, tmp_path):
