@@ -370,6 +370,7 @@ def shown_through_b(instances: Instances, moment: str, readings: Mapping[tuple[s
 
 
 def test_a_comment_shows_at_once_on_the_other_instance(instances, world, readers):
+    """A comment shows on the incident's page and finds it by its words: search covers public comments."""
     comment = "Replaced the sprocket in the feeder."
     pages = world.pages("sprocket")
     with shown_through_b(instances, "before the comment", read_through_b(instances, readers, pages, world), world) as shown:
@@ -402,6 +403,7 @@ def test_an_internal_note_shows_at_once_to_responders_and_never_to_the_reporter(
 
 
 def test_a_transition_shows_at_once_on_the_other_instance(instances, world, readers):
+    """The status shows in every row, filter, action and count: the responders' dashboard counts by status."""
     pages = {**world.pages(), "open incidents": "/incidents/?status=open",
              "incidents in progress": "/incidents/?status=in_progress"}
     showing_it = ("list", "search for 'kestrel'", "detail", "dashboard", "CSV")
@@ -479,6 +481,7 @@ def test_a_user_rename_shows_at_once_on_the_other_instance(instances, world, rea
 
 
 def test_a_new_report_shows_at_once_on_the_other_instance(instances, world, readers):
+    """Its page is read through B before it exists (a 404 that must not be kept), then everywhere it is listed."""
     title = "Scanner heron offline"
     expected_id = next_incident_id()
     pages = {**world.pages("heron"), "new incident": f"/incidents/{expected_id}/"}
