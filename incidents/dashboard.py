@@ -3,8 +3,8 @@ The dashboard's figures for responders: incidents by severity and status, respon
 times and incidents per day over the last WINDOW_DAYS days. Each is read from data
 shaped for it, so the cost does not grow with the table: the grid from the counts the
 database keeps (IncidentCount), the last days in one aggregate over the covering index
-incident_figures_idx, kept in the shared cache until the next write to an incident
-(incidents/caching.py). Python only arranges the handful of groups it gets back.
+incident_figures_idx, drawn into a template fragment kept in the shared cache until
+the next write to an incident (incidents/caching.py). Python only arranges the handful of groups it gets back.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from django.db import connection
 from django.db.models import CharField, Count, DurationField, ExpressionWrapper, F, QuerySet, Sum, Value
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 
 from . import caching
 from .models import Incident, IncidentCount, Severity
@@ -187,13 +188,19 @@ def recent_groups(*, today: date, days: int = WINDOW_DAYS) -> list[dict[str, Any
 def staff_figures(*, now: datetime) -> dict[str, Any]:
     """
     The count grid, response times and daily chart over every incident (responders see
-    them all) in the time zone of `now`. The last days' groups come from the shared
-    cache until the next write to an incident.
+    them all) in the time zone of `now`. The last days' figures are drawn from the
+    `{% cache %}` fragment keyed by `figures_key` while no incident changed, so they are
+    read from the database only when that fragment is missing: lazily.
     """
     today = now.date()
-    groups = caching.until_incidents_change(("recent-groups", str(now.tzinfo), today.isoformat()),
-                                            lambda: recent_groups(today=today))
-    return {"grid": count_grid(), "response_times": response_times(groups), "chart": daily_chart(groups, today=today)}
+    groups = SimpleLazyObject(lambda: recent_groups(today=today))
+    return {
+        "grid": count_grid(),
+        "response_times": SimpleLazyObject(lambda: response_times(groups)),
+        "chart": SimpleLazyObject(lambda: daily_chart(groups, today=today)),
+        "figures_key": f"{caching.incidents_generation()}:{now.tzinfo}:{today.isoformat()}",
+        "figures_seconds": caching.KEPT_SECONDS,
+    }
 
 
 def first_rows(queues: Mapping[str, QuerySet[Incident]], count: int) -> dict[str, list[Incident]]:

@@ -5,6 +5,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -197,22 +200,40 @@ def test_responders_figures_follow_every_committed_write_to_an_incident(
     assert figures(responder_client) == (2, 2, 1), "an acknowledgement is counted at once"
 
 
-def test_figures_kept_before_a_write_are_not_read_after_it_commits(django_capture_on_commit_callbacks):
-    assert caching.until_incidents_change("figures", lambda: "before") == "before"
-    assert caching.until_incidents_change("figures", lambda: "recomputed") == "before"
-    with django_capture_on_commit_callbacks(execute=True):
-        caching.incidents_changed()
-    assert caching.until_incidents_change("figures", lambda: "after") == "after"
+def test_the_generation_changes_once_an_incident_write_commits(responder, reporter, django_capture_on_commit_callbacks):
+    before = caching.incidents_generation()
+    with django_capture_on_commit_callbacks() as waiting:
+        incident_create(reporter=reporter, title="Counted", description="x")
+        assert caching.incidents_generation() == before, "a page rendered before the commit keeps the old key"
+    for callback in waiting:
+        callback()
+    assert caching.incidents_generation() != before
+
+
+def test_a_lost_generation_is_made_anew_never_reused():
+    before = caching.incidents_generation()
+    cache.delete(caching.GENERATION_KEY)
+    assert caching.incidents_generation() not in (before, "None")
 
 
 def test_sign_ins_and_comments_keep_the_figures(client, responder, reporter, django_capture_on_commit_callbacks):
     incident = make_incident(reporter=reporter)
-    caching.until_incidents_change("figures", lambda: "kept")
+    before = caching.incidents_generation()
     with django_capture_on_commit_callbacks(execute=True):
         signed_in = client.post(reverse("accounts:login"), {"username": "reporter", "password": DEFAULT_PASSWORD})
         comment_add(incident, author=reporter, body="Still down")
     assert signed_in.status_code == 302
-    assert caching.until_incidents_change("figures", lambda: "recomputed") == "kept"
+    assert caching.incidents_generation() == before
+
+
+def test_responders_figures_are_drawn_once_per_generation(responder_client, reporter):
+    make_incident(reporter=reporter, title="Counted")
+    assert "Incidents per day" in responder_client.get(reverse("dashboard")).content.decode()
+    with CaptureQueriesContext(connection) as again:
+        kept = responder_client.get(reverse("dashboard"))
+    assert "Incidents per day" in kept.content.decode()
+    assert not any("acknowledged_at" in query["sql"] for query in again), \
+        "the last days are read from the database only when their fragment is missing"
 
 
 def test_queues_follow_every_committed_write(
