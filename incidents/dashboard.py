@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from operator import attrgetter
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection
 from django.db.models import CharField, Count, DurationField, ExpressionWrapper, F, QuerySet, Sum, Value
@@ -193,7 +193,8 @@ def staff_figures(*, now: datetime) -> dict[str, Any]:
     read from the database only when that fragment is missing: lazily.
     """
     today = now.date()
-    groups = SimpleLazyObject(lambda: recent_groups(today=today))
+    # Read on first use, by whichever part of the fragment needs it first.
+    groups = cast("list[dict[str, Any]]", SimpleLazyObject(lambda: recent_groups(today=today)))
     return {
         "grid": count_grid(),
         "response_times": SimpleLazyObject(lambda: response_times(groups)),
