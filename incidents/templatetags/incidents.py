@@ -95,5 +95,9 @@ def status_badge(incident: Incident) -> dict[str, Any]:
 
 @register.inclusion_tag("incidents/_incident_table.html")
 def incident_table(incidents: list[Incident], caption: str, show_updated: bool = False) -> dict[str, Any]:
-    """A table of incidents (rows from IncidentQuerySet.for_table): the list and the dashboard's queues."""
-    return {"incidents": incidents, "caption": caption, "show_updated": show_updated}
+    """
+    A table of incidents (rows from IncidentQuerySet.for_table): the list and the
+    dashboard's queues, each row with the time it shows (reported, or last updated).
+    """
+    rows = [(incident, incident.updated_at if show_updated else incident.created_at) for incident in incidents]
+    return {"rows": rows, "caption": caption, "show_updated": show_updated}
