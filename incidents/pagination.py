@@ -17,7 +17,10 @@ from django.db.models import Field, Model, Q, QuerySet
 
 M = TypeVar("M", bound=Model)
 
-COUNT_CAP = 1000
+# Past this the list says "more than 100": counting 1,001 matches of random filter
+# combinations took 8 to 11 ms of the database per page on average at a million
+# incidents (up to 100 ms when PostgreSQL must test each row), 101 about 4 ms.
+COUNT_CAP = 100
 CURSOR_SEPARATOR = "~"
 
 
@@ -135,6 +138,6 @@ def keyset_page(queryset: QuerySet[M], *, size: int, after: str = "", before: st
 def bounded_count(queryset: QuerySet[M], cap: int = COUNT_CAP) -> int:
     """
     How many rows `queryset` has, counting no further than cap + 1: a page says "more
-    than 1,000" rather than counting every match. At most cap + 1 index entries are read.
+    than 100" rather than counting every match. At most cap + 1 index entries are read.
     """
     return queryset.order_by().values("pk")[: cap + 1].count()
