@@ -16,22 +16,26 @@ from accounts.models import User
 from tests.factories import DEFAULT_PASSWORD, make_totp_device, make_user
 
 
+# The Redis database tests may empty: the two-instance tests' shared cache.
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
+
+
 def pytest_collection_modifyitems(config, items):
     """
     Tests marked `postgresql` need PostgreSQL's own behaviour, and tests marked `redis` a
-    Redis server (REDIS_URL, else 127.0.0.1:6379); without one they are skipped, saying why.
+    Redis server (TEST_REDIS_URL); without one they are skipped, saying why.
     """
     if django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         skip_all(items, "postgresql", "needs PostgreSQL: run with DATABASE_URL=postgres://... (the second pass of .ci/run)")
     redis_items = [item for item in items if item.get_closest_marker("redis")]
     if redis_items:
-        address = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379")
+        address = urlsplit(TEST_REDIS_URL)
         host, port = address.hostname or "127.0.0.1", address.port or 6379
         try:
             socket.create_connection((host, port), timeout=1).close()
         except OSError as error:
             skip_all(redis_items, "redis", f"needs Redis: nothing answers at {host}:{port} ({error}); "
-                                           "start redis-server or set REDIS_URL")
+                                           "start redis-server or set TEST_REDIS_URL")
 
 
 def skip_all(items: list[pytest.Item], marker: str, reason: str) -> None:

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import pytest
-import redis
 import time_machine
 from django.apps import apps
 from django.contrib.auth.hashers import Argon2PasswordHasher
@@ -41,6 +40,7 @@ from accounts.models import User
 from incidents.models import Category, Incident
 from incidents.services import incident_transition, incident_update
 from incidents.workflow import Status
+from tests.conftest import TEST_REDIS_URL
 from tests.factories import make_category, make_comment, make_incident, make_totp_device, make_user, totp_code
 
 from .pages import read_page
@@ -49,7 +49,6 @@ from .servers import BASE_DIR, Answer, Browser, database_url, gunicorn_instances
 pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
 # Flushed by these tests: a Redis database of its own.
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
 PASSWORD = "two-instances-share-one-database"
 
 CATEGORY = "Facilities"
@@ -87,21 +86,13 @@ class Instances:
             caches["default"].clear()
 
 
-def redis_or_skip(url: str) -> None:
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except redis.RedisError as error:
-        pytest.skip(f"needs Redis at {url} (set TEST_REDIS_URL): {error}")
-
-
-@pytest.fixture(scope="module", params=["database cache", "Redis"])
+@pytest.fixture(scope="module", params=["database cache", pytest.param("Redis", marks=pytest.mark.redis)])
 def instances(request, collected_static, tmp_path_factory, django_db_setup) -> Iterator[Instances]:
     """Instances A and B, started once per cache configuration for the whole module."""
     logs = tmp_path_factory.mktemp("two-instances")
     env = {**production_env(collected_static, logs, database_url()), "REDIS_URL": ""}
     if request.param == "Redis":
-        redis_or_skip(REDIS_URL)
-        env["REDIS_URL"] = REDIS_URL
+        env["REDIS_URL"] = TEST_REDIS_URL
     hasher = Argon2PasswordHasher()
     with gunicorn_instances(env, log_paths=[logs / "a.log", logs / "b.log"]) as (a, b):
         yield Instances(request.param, a, b, env, hasher.encode(PASSWORD, hasher.salt()))
