@@ -20,7 +20,8 @@ from . import dashboard, permissions
 from .export import csv_lines
 from .forms import CommentForm, IncidentEditForm, IncidentFilterForm, IncidentReportForm, TransitionForm, list_order
 from .models import Comment, Incident, IncidentQuerySet, RANKED_MATCHES
-from .pagination import COUNT_CAP, InvalidCursor, bounded_count, keyset_page
+from .pagination import COUNT_CAP, InvalidCursor, KeysetPage, bounded_count, keyset_page
+from .search import read_search
 from .services import StaleIncidentError, comment_add, incident_create, incident_transition, incident_update
 from .workflow import transitions_from
 
@@ -90,22 +91,30 @@ class IncidentListView(VisibleIncidentMixin, TemplateView):
         filter_form = IncidentFilterForm(self.request.GET)
         filters = filter_form.valid_filters()
         matching = Incident.objects.visible_to(self.user).for_table().matching(filters, user=self.user)
-        ordered = matching.in_list_order(list_order(filters))
+        after, before = self.request.GET.get("after", ""), self.request.GET.get("before", "")
         try:
-            page = keyset_page(ordered, size=self.page_size, after=self.request.GET.get("after", ""),
-                               before=self.request.GET.get("before", ""))
+            page, total = self.page_and_total(matching, filters, after=after, before=before)
         except InvalidCursor:
             messages.info(self.request, "That page link is out of date; here is the first page.")
-            page = keyset_page(ordered, size=self.page_size)
+            page, total = self.page_and_total(matching, filters)
         query = self.request.GET.copy()
         for name in ("after", "before"):
             query.pop(name, None)
         context.update(
             filter_form=filter_form, incidents=page.rows, page=page, query_string=query.urlencode(),
-            total=bounded_count(matching), count_cap=COUNT_CAP, ranked_by_relevance=list_order(filters) == "relevance",
+            total=total, count_cap=COUNT_CAP, ranked_by_relevance=list_order(filters) == "relevance",
             ranked_matches=RANKED_MATCHES,
         )
         return context
+
+    def page_and_total(self, matching: IncidentQuerySet, filters: dict[str, Any], *, after: str = "",
+                       before: str = "") -> tuple[KeysetPage[Incident], int]:
+        """One page of the list and how many incidents match; a search's are read as read_search() says."""
+        def read() -> tuple[KeysetPage[Incident], int]:
+            ordered = matching.in_list_order(list_order(filters))
+            return keyset_page(ordered, size=self.page_size, after=after, before=before), bounded_count(matching)
+
+        return read_search(read, using=matching.db) if "q" in filters else read()
 
 
 class IncidentExportView(VisibleIncidentMixin, View):

@@ -5,7 +5,8 @@ from django.db import connection
 from django.urls import reverse
 
 from incidents.models import Incident
-from incidents.search import MAX_SEARCH_WORDS, tsquery_for
+from incidents import search
+from incidents.search import MAX_SEARCH_WORDS, read_search, tsquery_for
 from incidents.services import comment_add, incident_update
 from tests.factories import make_comment, make_incident
 
@@ -104,7 +105,7 @@ def test_the_search_box_shows_what_was_typed_escaped(reporter_client):
 
 
 @pytest.mark.django_db
-def test_kept_search_results_follow_every_committed_write(
+def test_search_results_follow_every_committed_write(
         responder_client, reporter, responder, django_capture_on_commit_callbacks):
     search = {"q": "payroll"}
     with django_capture_on_commit_callbacks(execute=True):
@@ -122,7 +123,7 @@ def test_kept_search_results_follow_every_committed_write(
 
 
 @pytest.mark.django_db
-def test_a_kept_search_page_is_never_shown_to_someone_who_may_not_see_it(
+def test_a_search_never_shows_what_the_reader_may_not_see(
         responder_client, reporter_client, reporter, other_reporter):
     make_incident(reporter=other_reporter, title="Payroll export broken")
     assert titles(responder_client.get(reverse("incidents:list"), {"q": "payroll"})) == ["Payroll export broken"]
@@ -131,10 +132,68 @@ def test_a_kept_search_page_is_never_shown_to_someone_who_may_not_see_it(
 
 @pytest.mark.postgresql
 @pytest.mark.django_db
-def test_kept_search_results_follow_a_new_comment(
+def test_search_results_follow_a_new_comment(
         responder_client, reporter, responder, django_capture_on_commit_callbacks):
     incident = make_incident(reporter=reporter, title="Printer jammed")
     assert titles(responder_client.get(reverse("incidents:list"), {"q": "toner"})) == []
     with django_capture_on_commit_callbacks(execute=True):
         comment_add(incident, author=responder, body="<p>Replaced the toner.</p>", internal=False)
     assert titles(responder_client.get(reverse("incidents:list"), {"q": "toner"})) == ["Printer jammed"]
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db
+def test_a_search_slower_than_its_plan_allows_is_read_again_through_the_index_alone(monkeypatch):
+    monkeypatch.setattr(search, "PLANNED_SEARCH_MS", 50)
+    attempts = []
+
+    def read() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW enable_seqscan")
+            attempts.append(cursor.fetchone()[0])
+            if len(attempts) == 1:
+                cursor.execute("SELECT pg_sleep(0.5)")
+        return attempts[-1]
+
+    assert read_search(read, using="default") == "off"
+    assert attempts == ["on", "off"]
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db
+def test_a_search_failing_for_another_reason_is_not_read_again():
+    attempts = []
+
+    def read() -> None:
+        attempts.append(1)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 / 0")
+
+    with pytest.raises(Exception, match="division by zero"):
+        read_search(read, using="default")
+    assert attempts == [1]
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db
+def test_the_list_shows_the_same_search_results_whichever_way_they_are_read(responder_client, reporter, monkeypatch):
+    for number in range(30):
+        make_incident(reporter=reporter, title=f"Payroll login fails {number}")
+    planned = responder_client.get(reverse("incidents:list"), {"q": "payroll", "sort": "oldest"})
+    attempts = []
+
+    def slow_plan_first(read, *, using):
+        def read_slowly_at_first():
+            attempts.append(1)
+            if len(attempts) == 1:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_sleep(0.5)")
+            return read()
+        return read_search(read_slowly_at_first, using=using)
+
+    monkeypatch.setattr(search, "PLANNED_SEARCH_MS", 50)
+    monkeypatch.setattr("incidents.views.read_search", slow_plan_first)
+    through_the_index = responder_client.get(reverse("incidents:list"), {"q": "payroll", "sort": "oldest"})
+    assert len(attempts) == 2
+    assert titles(through_the_index) == titles(planned) == [f"Payroll login fails {number}" for number in range(25)]
+    assert "30 incidents match the filters" in through_the_index.content.decode()
