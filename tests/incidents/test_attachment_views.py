@@ -46,7 +46,7 @@ def test_reporter_attaches_several_files_while_reporting(reporter_client, report
 
     page = reporter_client.get(incident.get_absolute_url()).content.decode()
     image, log = incident.attachments.all()
-    assert f'<img class="attachment-thumb" src="{image.get_absolute_url()}?inline" alt="error.png"' in page
+    assert f'<img class="attachment-thumb" src="{image.get_absolute_url()}?inline" alt="Preview of error.png"' in page
     assert f'<a href="{log.get_absolute_url()}" download>app.log</a>' in page
     assert f"{log.get_absolute_url()}?inline" not in page
 
