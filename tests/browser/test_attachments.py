@@ -9,7 +9,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
 from PIL import Image
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, FilePayload, Page, expect
 
 from incidents import attachments
 from incidents.models import Attachment, Incident
@@ -29,11 +29,11 @@ def stored(settings) -> list[Path]:
     return list(folder.iterdir()) if folder.exists() else []
 
 
-def file_payload(name: str, content: bytes, mime: str = "application/octet-stream") -> dict:
+def file_payload(name: str, content: bytes, mime: str = "application/octet-stream") -> FilePayload:
     return {"name": name, "mimeType": mime, "buffer": content}
 
 
-def fill_report(page: Page, title: str, *files: dict) -> None:
+def fill_report(page: Page, title: str, *files: FilePayload) -> None:
     page.goto("/incidents/new/")
     page.get_by_label("Title").fill(title)
     page.get_by_label("Description").fill("The payroll site shows an error; screenshot attached.")
@@ -44,7 +44,12 @@ def fill_report(page: Page, title: str, *files: dict) -> None:
 def hostile_page_watch(page: Page) -> list[str]:
     """Every dialog a page opens (a script of an uploaded file running would open one), dismissed and recorded."""
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def record(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", record)
     return dialogs
 
 

@@ -180,8 +180,9 @@ def test_several_refusals_are_reported_together():
 
 def test_report_with_files_stores_them_under_random_names_and_audits_them(reporter, settings):
     png, log = image_bytes(), LOG
+    uploads = [make_upload("error.png", png), make_upload("app.log", log, content_type="text/plain")]
     incident, created = incident_create(reporter=reporter, title="Payroll error", description="See the screenshot.",
-                                        files=[make_upload("error.png", png), make_upload("app.log", log, content_type="text/plain")])
+                                        files=uploads)
     assert created
     rows = list(incident.attachments.all())
     assert [(row.name, row.content_type, row.size, row.sha256, row.comment, row.uploaded_by) for row in rows] == [
