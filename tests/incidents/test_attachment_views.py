@@ -16,7 +16,7 @@ from PIL import Image
 
 from audit.models import Action, AuditLog
 from incidents.models import Attachment, Comment, Incident
-from incidents.services import attachment_add, comment_add, incident_create
+from incidents.services import attachment_add, attachment_remove, comment_add, incident_create
 from tests.factories import image_bytes, jpeg_with_location, make_incident, make_upload
 from tests.incidents.test_attachments import EXE, HTML_PAGE, LOG, stored_files
 from tests.queries import rendered_page_queries
@@ -289,3 +289,16 @@ def test_admin_shows_and_deletes_attachments_through_the_service(
         })
     assert not Attachment.objects.exists() and stored_files(settings) == []
     assert AuditLog.objects.filter(action=Action.ATTACHMENT_REMOVED).count() == 2
+
+
+def test_the_timeline_says_what_was_attached_and_removed(responder_client, responder, reported,
+                                                        django_capture_on_commit_callbacks):
+    comment_add(reported, author=responder, body="Trace", internal=True, files=[make_upload("trace.log", LOG)])
+    attachment_add(reported, actor=responder, files=[make_upload("extra.png")])
+    with django_capture_on_commit_callbacks(execute=True):
+        attachment_remove(reported.attachments.get(name="error.png"), actor=responder)
+    page = responder_client.get(reported.get_absolute_url()).content.decode()
+    timeline = page.split('id="timeline-title"', 1)[1]
+    for text in ("reported this incident with 2 files", "internal note</a> with 1 file", "attached extra.png",
+                 "removed the attachment error.png"):
+        assert text in timeline, text
