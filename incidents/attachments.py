@@ -183,9 +183,8 @@ def _without_metadata(name: str, kind: Kind, content: bytes) -> bytes:
     """The image, proved to decode, re-encoded without metadata if it had any (else unchanged)."""
     unreadable = ValidationError(f"“{name}” is not a readable {kind.label}.")
     try:
-        with Image.open(io.BytesIO(content)) as image:
-            if image.format != kind.image_format:
-                raise unreadable
+        # Decoded as the format the signature named, never as any other Pillow could guess.
+        with Image.open(io.BytesIO(content), formats=[kind.image_format]) as image:
             if image.width * image.height > MAX_PIXELS:
                 raise ValidationError(
                     f"“{name}” is {image.width} × {image.height} pixels; images may have at most "

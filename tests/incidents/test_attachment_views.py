@@ -291,8 +291,8 @@ def test_admin_shows_and_deletes_attachments_through_the_service(
     assert AuditLog.objects.filter(action=Action.ATTACHMENT_REMOVED).count() == 2
 
 
-def test_the_timeline_says_what_was_attached_and_removed(responder_client, responder, reported,
-                                                        django_capture_on_commit_callbacks):
+def test_the_timeline_says_what_was_attached_and_removed(
+        responder_client, responder, reported, django_capture_on_commit_callbacks):
     comment_add(reported, author=responder, body="Trace", internal=True, files=[make_upload("trace.log", LOG)])
     attachment_add(reported, actor=responder, files=[make_upload("extra.png")])
     with django_capture_on_commit_callbacks(execute=True):

@@ -17,7 +17,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.utils import timezone
-from PIL import Image, PngImagePlugin
+from PIL import Image, ImageCms, PngImagePlugin
 
 from audit.models import Action, AuditLog
 from incidents import attachments
@@ -163,6 +163,34 @@ def test_png_text_and_gif_comments_are_stripped():
         assert b"Riley" not in upload.content
         with Image.open(io.BytesIO(upload.content)) as image:
             assert image.size == (64, 48)
+
+
+def test_webp_exif_goes_and_animations_and_colour_profiles_stay():
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    webp = attachments.inspect(make_upload("shot.webp", image_bytes(format="WEBP", exif=exif.tobytes())))
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    jpeg = attachments.inspect(make_upload("photo.jpg", image_bytes(format="JPEG", exif=exif.tobytes(), icc_profile=srgb)))
+    frames = [Image.new("RGB", (16, 16), color) for color in ("red", "blue", "green")]
+    output = io.BytesIO()
+    frames[0].save(output, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0, comment=b"Riley")
+    gif = attachments.inspect(make_upload("anim.gif", output.getvalue()))
+
+    assert b"PhoneMaker" not in webp.content + jpeg.content and b"Riley" not in gif.content
+    with Image.open(io.BytesIO(jpeg.content)) as image:
+        assert image.info["icc_profile"] == srgb
+    with Image.open(io.BytesIO(gif.content)) as image:
+        assert image.n_frames == 3
+
+
+def test_a_file_that_cannot_be_removed_is_logged_for_the_orphans_command(monkeypatch, caplog):
+    class ReadOnlyStorage:
+        def delete(self, name):
+            raise PermissionError(name)
+
+    monkeypatch.setattr(attachments, "default_storage", ReadOnlyStorage())
+    attachments.discard(["attachments/a", "attachments/b"])
+    assert [record.args for record in caplog.records] == [("attachments/a",), ("attachments/b",)]
 
 
 def test_an_image_without_metadata_is_stored_byte_for_byte():
