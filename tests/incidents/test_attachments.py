@@ -180,7 +180,7 @@ def test_webp_exif_goes_and_animations_and_colour_profiles_stay():
     with Image.open(io.BytesIO(jpeg.content)) as image:
         assert image.info["icc_profile"] == srgb
     with Image.open(io.BytesIO(gif.content)) as image:
-        assert image.n_frames == 3
+        assert getattr(image, "n_frames") == 3
 
 
 def test_a_file_that_cannot_be_removed_is_logged_for_the_orphans_command(monkeypatch, caplog):
