@@ -18,6 +18,8 @@ class Action(models.TextChoices):
     INCIDENT_ASSIGNED = "incident.assigned", "Incident assigned"
     INCIDENT_COMMENTED = "incident.commented", "Comment added"
     INCIDENT_NOTE_ADDED = "incident.note_added", "Internal note added"
+    ATTACHMENT_ADDED = "incident.attachment_added", "Attachment added"
+    ATTACHMENT_REMOVED = "incident.attachment_removed", "Attachment removed"
     INCIDENTS_EXPORTED = "incident.exported", "Incidents exported"
     INCIDENTS_IMPORTED = "incident.imported", "Incidents imported"
     CATEGORY_CREATED = "category.created", "Category created"

@@ -7,6 +7,7 @@ the safe production ones: DEBUG off, secure cookies, no SECRET_KEY. Development 
 DEBUG on explicitly (`make run` does).
 """
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -195,7 +196,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
@@ -205,6 +206,32 @@ STORAGES = {
         )
     },
 }
+
+# --- Attachments --------------------------------------------------------------------
+# Files attached to incidents go to STORAGES["default"]: the filesystem under MEDIA_ROOT
+# for development and a single instance, or, with AWS_STORAGE_BUCKET_NAME, an
+# S3-compatible bucket that every instance shares (a local disk belongs to one machine).
+# There is no MEDIA_URL route: files are served only by a view that checks who may see
+# them (incidents/attachments.py).
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+ATTACHMENT_MAX_FILE_SIZE = env.int("ATTACHMENT_MAX_FILE_MB", default=10) * 1024 * 1024
+ATTACHMENT_MAX_INCIDENT_SIZE = env.int("ATTACHMENT_MAX_INCIDENT_MB", default=50) * 1024 * 1024
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            # Empty means AWS itself; R2, B2, MinIO and the like name their endpoint.
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            # The bucket stays private (its own default ACL) and a name is never reused.
+            "default_acl": None,
+            "file_overwrite": False,
+        },
+    }
 
 # --- E-mail -------------------------------------------------------------------------
 # SMTP once MAIL_SERVER is set. Without it development prints messages to the console;

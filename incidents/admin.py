@@ -14,10 +14,14 @@ from audit.admin import register_target_models
 from common.paging import CappedCountPaginator
 from common.text import clean_plain_text
 
-from .models import Category, Comment, Incident, IncidentQuerySet
+from .forms import ATTACHMENTS_HELP, MultipleFileField
+from .models import Attachment, Category, Comment, Incident, IncidentQuerySet
 from .services import (
     EDITABLE_FIELDS,
     StaleIncidentError,
+    attachment_add,
+    attachment_check,
+    attachment_remove,
     category_delete,
     category_save,
     incident_create,
@@ -187,3 +191,70 @@ class CommentAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Comment | None = None) -> bool:
         return False
+
+
+class AttachmentAdminForm(forms.ModelForm):
+    """Adds one or more files to an incident, or to one of its comments, through attachment_add."""
+
+    attachments = MultipleFileField(label="Files", required=True, help_text=ATTACHMENTS_HELP)
+
+    class Meta:
+        model = Attachment
+        fields = ("incident", "comment")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        incident, comment = cleaned.get("incident"), cleaned.get("comment")
+        if incident and comment and comment.incident_id != incident.pk:
+            self.add_error("comment", "This comment belongs to another incident.")
+        if incident and cleaned.get("attachments"):
+            try:
+                attachment_check(incident, files=cleaned["attachments"])
+            except ValidationError as error:
+                self.add_error(None, error)
+        return cleaned
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    """
+    Files are added and removed through the services (checked, stored, audited like the
+    site's); nothing about a stored file can be changed. The files themselves are only
+    ever served by the site's download view, which applies who may see them.
+    """
+
+    form = AttachmentAdminForm
+    list_display = ("id", "name", "incident", "comment", "content_type", "size", "uploaded_by", "created_at")
+    list_filter = ("content_type", "created_at")
+    list_select_related = ("incident", "comment", "uploaded_by")
+    search_fields = ("name", "sha256")
+    ordering = ("-created_at", "-id")
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    autocomplete_fields = ("incident",)
+    raw_id_fields = ("comment",)
+    readonly_fields = ("name", "content_type", "size", "sha256", "uploaded_by", "created_at")
+
+    def get_fields(self, request: HttpRequest, obj: Attachment | None = None) -> tuple[str, ...]:
+        if obj is None:
+            return ("incident", "comment", "attachments")
+        return ("incident", "comment", *self.readonly_fields)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Attachment | None = None) -> tuple[str, ...]:
+        return ("incident", "comment", *self.readonly_fields) if obj else ()
+
+    def has_change_permission(self, request: HttpRequest, obj: Attachment | None = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Attachment, form: ModelForm, change: bool) -> None:
+        data = form.cleaned_data
+        added = attachment_add(data["incident"], actor=request_user(request), files=data["attachments"],
+                               comment=data.get("comment"))
+        obj.pk, obj.name = added[0].pk, ", ".join(attachment.name for attachment in added)
+
+    def delete_model(self, request: HttpRequest, obj: Attachment) -> None:
+        attachment_remove(obj, actor=request_user(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Attachment]) -> None:
+        for attachment in queryset.select_related("incident"):
+            attachment_remove(attachment, actor=request_user(request))

@@ -12,6 +12,34 @@ from .models import Category, Incident, Severity
 from .workflow import Status
 
 MAX_SEARCH_LENGTH = 200
+ATTACHMENTS_HELP = "Screenshots, logs or documents: PNG, JPEG, GIF, WebP, PDF, text, CSV or ZIP. You can choose several."
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """
+    Any number of files from one input (Django's "Uploading multiple files"), cleaned to
+    a list; works without JavaScript. What a file may be is checked by the services
+    (incidents/attachments.py), which every way of attaching goes through.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        files = data if isinstance(data, (list, tuple)) else [data] if data else []
+        if self.required and not files:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
+        return [super(MultipleFileField, self).clean(file, initial) for file in files]
+
+
+def attachments_field() -> MultipleFileField:
+    return MultipleFileField(label="Attachments", help_text=ATTACHMENTS_HELP)
 
 
 class IncidentReportForm(forms.Form):
@@ -27,6 +55,7 @@ class IncidentReportForm(forms.Form):
     )
     category = forms.ModelChoiceField(queryset=Category.objects.filter(is_active=True), required=False)
     severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int, initial=Severity.SEV3)
+    attachments = attachments_field()
     submission_token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
 
 
@@ -70,8 +99,10 @@ class IncidentEditForm(forms.Form):
 class CommentForm(forms.Form):
     body = forms.CharField(label="Comment", widget=forms.Textarea(attrs={"rows": 4}), max_length=20000)
     internal = forms.BooleanField(
-        label="Internal note (responders only)", required=False, help_text="Reporters never see internal notes."
+        label="Internal note (responders only)", required=False,
+        help_text="Reporters never see internal notes, nor the files attached to them.",
     )
+    attachments = attachments_field()
 
     def __init__(self, *args: Any, can_write_internal_note: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import name_fields
 
+from .attachments import RASTER_CONTENT_TYPES
 from .search import SEARCH_CONFIG, tsquery_for
 from .workflow import Status
 
@@ -275,3 +276,50 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return f"Comment #{self.pk} on incident #{self.incident_id}"
+
+
+class AttachmentQuerySet(models.QuerySet["Attachment"]):
+    def visible_to(self, user: User) -> AttachmentQuerySet:
+        """The attachments of the incidents `user` may see, less those of internal notes for anyone but responders."""
+        if user.is_staff:
+            return self
+        return self.filter(incident__in=Incident.objects.visible_to(user)).exclude(comment__internal=True)
+
+
+class Attachment(models.Model):
+    """
+    A file attached to an incident, when it was reported or with a comment (then it is
+    as internal as its comment). The bytes are in STORAGES["default"] under
+    `stored_name`, a random name (incidents/attachments.py); `name` is the cleaned name
+    the uploader gave it, for display only. Written only by incidents.services.
+    """
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="attachments")
+    comment = models.ForeignKey(Comment, on_delete=models.CASCADE, related_name="attachments", null=True, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    stored_name = models.CharField(max_length=255, unique=True, editable=False)
+    name = models.CharField(max_length=255, editable=False)
+    content_type = models.CharField(max_length=100, editable=False)
+    size = models.PositiveBigIntegerField(editable=False)
+    sha256 = models.CharField("SHA-256", max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = AttachmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("incidents:attachment", args=[self.incident_id, self.pk])
+
+    @property
+    def is_raster_image(self) -> bool:
+        """Only these may be shown inline (as thumbnails); everything else is only ever downloaded."""
+        return self.content_type in RASTER_CONTENT_TYPES
+
+    def description(self) -> dict[str, Any]:
+        """What the audit trail keeps of it, also after it is removed."""
+        return {"name": self.name, "sha256": self.sha256, "size": self.size, "type": self.content_type}

@@ -40,3 +40,8 @@ def can_write_internal_note(user: User) -> bool:
 
 def can_transition(user: User, incident: Incident) -> bool:
     return user.is_staff
+
+
+def can_manage_attachments(user: User) -> bool:
+    """Add files outside a report or comment, and remove any attachment: a responder's call."""
+    return user.is_staff

@@ -6,12 +6,15 @@ object. Views and the admin call them; nothing else saves these models.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import File
 from django.db import transaction
-from django.db.models import F, Model, Q
+from django.db.models import F, Model, Q, Sum
 from django.utils import timezone
 
 from accounts.models import User
@@ -19,8 +22,9 @@ from audit.models import Action
 from audit.services import audit_record
 from common.text import clean_plain_text, clean_rich_text
 
-from . import caching, notifications, permissions
-from .models import Category, Comment, Incident, Severity
+from . import attachments, caching, notifications, permissions
+from .attachments import Upload
+from .models import Attachment, Category, Comment, Incident, Severity
 from .workflow import TRANSITIONS
 
 EDITABLE_FIELDS = ("title", "description", "category", "severity", "assignee")
@@ -54,6 +58,7 @@ def incident_create(
     severity: int = Severity.SEV3,
     category: Category | None = None,
     submission_token: uuid.UUID | None = None,
+    files: Sequence[File] = (),
 ) -> tuple[Incident, bool]:
     """
     Record a new incident reported by `reporter`. Returns the incident and whether it
@@ -71,7 +76,8 @@ def incident_create(
         submission_token=submission_token,
     )
     incident.full_clean(exclude=["submission_token"])
-    with transaction.atomic():
+    uploads = attachments.inspect_all(files)
+    with attachments.removed_on_failure() as stored, transaction.atomic():
         if submission_token is not None:
             # One reporter's submissions queue behind each other, so two racing copies of
             # a form cannot both miss the other and insert twice.
@@ -85,12 +91,11 @@ def incident_create(
                 return earlier, False
         incident.save(force_insert=True)
         caching.incidents_changed()
-        audit_record(
-            Action.INCIDENT_REPORTED,
-            actor=reporter,
-            target=incident,
-            changes={name: [None, _display(incident, name)] for name in ("title", "severity", "category")},
-        )
+        changes = {name: [None, _display(incident, name)] for name in ("title", "severity", "category")}
+        added = _attach(incident, uploads, stored=stored, uploaded_by=reporter)
+        if added:
+            changes["attachments"] = [None, [attachment.description() for attachment in added]]
+        audit_record(Action.INCIDENT_REPORTED, actor=reporter, target=incident, changes=changes)
         notifications.notify_reported(incident)
     return incident, True
 
@@ -187,8 +192,14 @@ def incident_transition(incident: Incident, *, actor: User, name: str, expected_
     return current
 
 
-def comment_add(incident: Incident, *, author: User, body: str, internal: bool = False) -> Comment:
-    """Add a comment, or an internal note when `internal` (responders only)."""
+def comment_add(
+    incident: Incident, *, author: User, body: str, internal: bool = False, files: Sequence[File] = ()
+) -> Comment:
+    """
+    Add a comment, or an internal note when `internal` (responders only), with `files`
+    attached to it (as internal as the comment). A refused file refuses the comment:
+    nothing is stored.
+    """
     if not permissions.can_comment(author, incident):
         raise PermissionDenied("You may not comment on this incident.")
     if internal and not permissions.can_write_internal_note(author):
@@ -196,16 +207,98 @@ def comment_add(incident: Incident, *, author: User, body: str, internal: bool =
     cleaned = clean_rich_text(body)
     if not clean_plain_text(cleaned):
         raise ValidationError({"body": "Write something before posting."})
-    with transaction.atomic():
+    uploads = attachments.inspect_all(files)
+    with attachments.removed_on_failure() as stored, transaction.atomic():
         comment = Comment.objects.create(incident=incident, author=author, body=cleaned, internal=internal)
+        changes: dict[str, Any] = {"comment": [None, comment.pk]}
+        added = _attach(incident, uploads, stored=stored, uploaded_by=author, comment=comment)
+        if added:
+            changes["attachments"] = [None, [attachment.description() for attachment in added]]
         audit_record(
             Action.INCIDENT_NOTE_ADDED if internal else Action.INCIDENT_COMMENTED,
             actor=author,
             target=incident,
-            changes={"comment": [None, comment.pk]},
+            changes=changes,
         )
         notifications.notify_commented(comment)
     return comment
+
+
+def _attach(
+    incident: Incident, uploads: list[Upload], *, stored: list[str], uploaded_by: User, comment: Comment | None = None
+) -> list[Attachment]:
+    """
+    Store checked uploads on `incident` within the caller's transaction (inside
+    attachments.removed_on_failure, which collects `stored`), refusing the lot if
+    they would take the incident past ATTACHMENT_MAX_INCIDENT_SIZE. The incident row
+    is locked first, so two submissions cannot both fit under the limit together.
+    """
+    if not uploads:
+        return []
+    Incident.objects.select_for_update().filter(pk=incident.pk).values_list("pk").get()
+    _check_total(incident, uploads)
+    return [
+        Attachment.objects.create(
+            incident=incident, comment=comment, uploaded_by=uploaded_by, stored_name=attachments.store(upload, stored),
+            name=upload.name, content_type=upload.kind.content_type, size=upload.size, sha256=upload.sha256,
+        )
+        for upload in uploads
+    ]
+
+
+def _check_total(incident: Incident, uploads: list[Upload]) -> None:
+    limit = settings.ATTACHMENT_MAX_INCIDENT_SIZE
+    total = (incident.attachments.aggregate(total=Sum("size"))["total"] or 0) + sum(upload.size for upload in uploads)
+    if total > limit:
+        names = ", ".join(f"“{upload.name}”" for upload in uploads)
+        raise ValidationError({"attachments": [
+            f"{names} would bring this incident's attachments to {attachments.megabytes(total)}; "
+            f"an incident may have at most {attachments.megabytes(limit)}."
+        ]})
+
+
+def attachment_check(incident: Incident, *, files: Sequence[File]) -> None:
+    """
+    Refuse, as attachment_add would, files that may not be attached to `incident`;
+    stores nothing. For a form that shows every refusal before anything is written.
+    """
+    _check_total(incident, attachments.inspect_all(files))
+
+
+def attachment_add(
+    incident: Incident, *, actor: User, files: Sequence[File], comment: Comment | None = None
+) -> list[Attachment]:
+    """
+    Attach files to an existing incident, or to one of its comments, outside a report or
+    a comment (the admin does). Responders only; refused files store nothing.
+    """
+    if not permissions.can_manage_attachments(actor):
+        raise PermissionDenied("Only responders may add attachments here.")
+    if comment is not None and comment.incident_id != incident.pk:
+        raise ValidationError({"comment": "This comment belongs to another incident."})
+    uploads = attachments.inspect_all(files)
+    with attachments.removed_on_failure() as stored, transaction.atomic():
+        added = _attach(incident, uploads, stored=stored, uploaded_by=actor, comment=comment)
+        for attachment in added:
+            audit_record(Action.ATTACHMENT_ADDED, actor=actor, target=incident,
+                         changes={"attachment": [None, attachment.description()],
+                                  **({"comment": [None, comment.pk]} if comment else {})})
+    return added
+
+
+def attachment_remove(attachment: Attachment, *, actor: User) -> None:
+    """
+    Remove an attachment (responders only). The audit row keeps its name and hash; the
+    file goes once the removal is committed, so a rollback leaves row and file together.
+    """
+    if not permissions.can_manage_attachments(actor):
+        raise PermissionDenied("Only responders may remove attachments.")
+    with transaction.atomic():
+        audit_record(Action.ATTACHMENT_REMOVED, actor=actor, target=attachment.incident,
+                     changes={"attachment": [attachment.description(), None]})
+        stored_name = attachment.stored_name
+        attachment.delete()
+        transaction.on_commit(lambda: attachments.discard([stored_name]))
 
 
 def category_save(category: Category, *, actor: User | None) -> Category:

@@ -5,7 +5,10 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, StreamingHttpResponse
+from django.core.files.storage import default_storage
+from django.http import (
+    FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.views import View
@@ -19,10 +22,12 @@ from audit.services import audit_record
 from . import dashboard, permissions
 from .export import csv_lines
 from .forms import CommentForm, IncidentEditForm, IncidentFilterForm, IncidentReportForm, TransitionForm, list_order
-from .models import Comment, Incident, IncidentQuerySet, RANKED_MATCHES
+from .models import Attachment, Comment, Incident, IncidentQuerySet, RANKED_MATCHES
 from .pagination import COUNT_CAP, InvalidCursor, KeysetPage, bounded_count, keyset_page
 from .search import read_search
-from .services import StaleIncidentError, comment_add, incident_create, incident_transition, incident_update
+from .services import (
+    StaleIncidentError, attachment_remove, comment_add, incident_create, incident_transition, incident_update,
+)
 from .workflow import transitions_from
 
 
@@ -150,10 +155,12 @@ class IncidentCreateView(LoginRequiredMixin, FormView):
     form_class = IncidentReportForm
 
     def form_valid(self, form: IncidentReportForm) -> HttpResponse:
+        values = dict(form.cleaned_data)
         try:
-            incident, created = incident_create(reporter=request_user(self.request), **form.cleaned_data)
+            incident, created = incident_create(reporter=request_user(self.request), files=values.pop("attachments"),
+                                                **values)
         except ValidationError as error:
-            # Text that sanitises to nothing (only markup) is refused like an empty field.
+            # Text that sanitises to nothing (only markup), or a refused file, is shown on its field.
             form.add_error(None, error)
             return self.form_invalid(form)
         if created:
@@ -172,8 +179,17 @@ class IncidentDetailView(VisibleIncidentMixin, DetailView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         incident, user = self.object, self.user
+        comments = list(Comment.objects.visible_to(user).filter(incident=incident).select_related("author"))
+        # Every attachment the reader may see in one query, handed to the report and each comment.
+        by_comment: dict[int | None, list[Attachment]] = {}
+        for attachment in Attachment.objects.visible_to(user).filter(incident=incident):
+            by_comment.setdefault(attachment.comment_id, []).append(attachment)
+        for comment in comments:
+            comment.shown_attachments = by_comment.get(comment.pk, [])  # type: ignore[attr-defined]
         context.update(
-            comments=Comment.objects.visible_to(user).filter(incident=incident).select_related("author"),
+            comments=comments,
+            attachments=by_comment.get(None, []),
+            can_manage_attachments=permissions.can_manage_attachments(user),
             comment_form=kwargs.get("comment_form")
             or CommentForm(can_write_internal_note=permissions.can_write_internal_note(user)),
             transitions=transitions_from(incident.status) if permissions.can_transition(user, incident) else [],
@@ -253,15 +269,16 @@ class CommentCreateView(IncidentDetailView):
 
     def post(self, request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         self.object = incident = self.get_object()
-        form = CommentForm(request.POST, can_write_internal_note=permissions.can_write_internal_note(request.user))
+        form = CommentForm(request.POST, request.FILES,
+                           can_write_internal_note=permissions.can_write_internal_note(request.user))
         if form.is_valid():
             try:
                 comment = comment_add(
                     incident, author=request.user, body=form.cleaned_data["body"],
-                    internal=form.cleaned_data.get("internal", False),
+                    internal=form.cleaned_data.get("internal", False), files=form.cleaned_data["attachments"],
                 )
             except ValidationError as error:
-                form.add_error("body", error.message_dict.get("body", error.messages))
+                form.add_error(None, error)
             else:
                 messages.success(request, "Internal note added." if comment.internal else "Comment added.")
                 return HttpResponseRedirect(f"{incident.get_absolute_url()}#comment-{comment.pk}")
@@ -306,3 +323,43 @@ class IncidentTakeView(IncidentActionView):
         else:
             messages.success(request, "The incident is assigned to you.")
         return redirect(incident)
+
+
+class AttachmentDownloadView(LoginRequiredMixin, View):
+    """
+    The only way to an attachment's bytes. The lookup applies the incident's visibility
+    (Attachment.objects.visible_to), so another reporter's file, or an internal note's
+    for a reporter, is a 404 like any unknown address. The file is always a download,
+    never a page: `Content-Disposition: attachment`, no content sniffing, and a sandbox
+    policy in case a browser renders it anyway. `?inline` shows a raster image in place
+    (the incident page's thumbnails) and is a 404 for anything else.
+    """
+
+    def get(self, request: AuthenticatedHttpRequest, pk: int, attachment_pk: int) -> FileResponse:
+        attachment = get_object_or_404(Attachment.objects.visible_to(request.user), incident_id=pk, pk=attachment_pk)
+        inline = "inline" in request.GET
+        if inline and not attachment.is_raster_image:
+            raise Http404("Only images are shown inline.")
+        try:
+            file = default_storage.open(attachment.stored_name, "rb")
+        except FileNotFoundError:
+            raise Http404("The file of this attachment is missing.")
+        response = FileResponse(file, as_attachment=not inline, filename=attachment.name,
+                                content_type=attachment.content_type)
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+        response["Cross-Origin-Resource-Policy"] = "same-origin"
+        return response
+
+
+class AttachmentRemoveView(IncidentActionView):
+    """A responder removes an attachment from the incident page; the audit row keeps its name and hash."""
+
+    def post(self, request: AuthenticatedHttpRequest, pk: int, attachment_pk: int) -> HttpResponse:
+        attachment = get_object_or_404(Attachment.objects.visible_to(request.user).select_related("incident"),
+                                       incident_id=pk, pk=attachment_pk)
+        if not permissions.can_manage_attachments(request.user):
+            raise PermissionDenied("Only responders may remove attachments.")
+        attachment_remove(attachment, actor=request.user)
+        messages.success(request, f"Attachment “{attachment.name}” removed.")
+        return redirect(attachment.incident)

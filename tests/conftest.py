@@ -46,11 +46,13 @@ def skip_all(items: list[pytest.Item], marker: str, reason: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def fast_test_settings(settings):
+def fast_test_settings(settings, tmp_path):
     """
     Speed-ups that change nothing a user sees: a fast hasher, in-memory e-mail, and
     static files served from the source folders (no collectstatic before every run).
+    Attachments go to the test's own folder (the filesystem storage, as in development).
     """
+    settings.MEDIA_ROOT = tmp_path / "media"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.STORAGES = {

@@ -1,10 +1,13 @@
 """Plain builders with keyword defaults: each test states only what it cares about."""
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from typing import Any
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from PIL import Image
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -67,3 +70,26 @@ def make_incidents(count: int, *, reporter: User, **fields: Any) -> list[Inciden
         make_incident(reporter=reporter, title=f"Incident {number}", created_at=start + timedelta(minutes=number), **fields)
         for number in range(count)
     ]
+
+
+def image_bytes(*, format: str = "PNG", size: tuple[int, int] = (64, 48), color: str = "teal", **save: Any) -> bytes:
+    """A small real image; `save` passes Pillow options (exif=..., comment=..., pnginfo=...)."""
+    output = io.BytesIO()
+    Image.new("RGB", size, color).save(output, format, **save)
+    return output.getvalue()
+
+
+def jpeg_with_location() -> bytes:
+    """A JPEG whose EXIF names the camera and the place it was taken (GPS)."""
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    exif[0x0110] = "Model X"  # Model
+    gps = exif.get_ifd(0x8825)
+    gps.update({1: "N", 2: (48.0, 51.0, 29.0), 3: "E", 4: (2.0, 17.0, 40.0)})
+    return image_bytes(format="JPEG", exif=exif.tobytes())
+
+
+def make_upload(name: str = "screenshot.png", content: bytes | None = None, *,
+                content_type: str = "image/png") -> SimpleUploadedFile:
+    """A file as a form would receive it; the browser's claimed type is what `content_type` says."""
+    return SimpleUploadedFile(name, image_bytes() if content is None else content, content_type=content_type)

@@ -17,12 +17,14 @@ from .servers import BASE_DIR
 from .test_deployment import RENDER_OWN_VARIABLES
 
 # `env.str("NAME"`, `os.environ.get('NAME'`, `os.environ["NAME"]`, `"NAME" not in os.environ`...
-READ = re.compile(r"""env\.\w+\(\s*["']([A-Z_]+)["']|os\.environ(?:\.get\(|\.setdefault\(|\[)\s*["']([A-Z_]+)["']"""
-                  r"""|["']([A-Z_]+)["'] (?:not )?in os\.environ""")
-ROW = re.compile(r"^\| `([A-Z][A-Z_]*)` \| ([^|]*) \|", re.MULTILINE)
+# A name is capitals, digits and underscores (AWS_S3_REGION_NAME), starting with a capital.
+NAME = r"[A-Z][A-Z0-9_]*"
+READ = re.compile(rf"""env\.\w+\(\s*["']({NAME})["']|os\.environ(?:\.get\(|\.setdefault\(|\[)\s*["']({NAME})["']"""
+                  rf"""|["']({NAME})["'] (?:not )?in os\.environ""")
+ROW = re.compile(rf"^\| `({NAME})` \| ([^|]*) \|", re.MULTILINE)
 # A default that is one plain value, perhaps with a note: "`60`", "`true` (`false` with `DEBUG`)".
 PLAIN_DEFAULT = re.compile(r"^`([^`]*)`(?: \(.*\))?$")
-EXAMPLE = re.compile(r"^(# )?([A-Z][A-Z_]*)=(.*)$", re.MULTILINE)
+EXAMPLE = re.compile(rf"^(# )?({NAME})=(.*)$", re.MULTILINE)
 
 
 def section(text: str, heading: str) -> str:

@@ -31,7 +31,8 @@ def test_seed_creates_the_categories_and_the_responders_group_once():
     assert sorted(Category.objects.values_list("name", flat=True)) == sorted(CATEGORIES)
     group = Group.objects.get(name=RESPONDERS_GROUP)
     assert set(group.permissions.values_list("codename", flat=True)) == {
-        "view_incident", "change_incident", "view_comment", "view_category"}
+        "view_incident", "change_incident", "view_comment", "view_category", "view_attachment", "add_attachment",
+        "delete_attachment"}
     assert f"Reference data ready: {len(CATEGORIES)} categories" in output
     assert not User.objects.exists()
 

@@ -14,9 +14,10 @@ from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import Action, AuditLog
-from incidents.models import Comment, Incident
+from incidents.models import Attachment, Comment, Incident
+from incidents.services import attachment_add
 from tests.conftest import signed_in, signed_in_verified
-from tests.factories import make_incident, make_totp_device, make_user
+from tests.factories import make_incident, make_totp_device, make_upload, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +36,8 @@ MATRIX: dict[str, tuple[str, str]] = {
     "incidents:export":                   ("L 200 200 200 200 E C", ""),
     "incidents:comment":                  ("L 405 405 405 405 E C", "incident"),
     "incidents:take":                     ("L 405 405 405 405 E C", "incident"),
+    "incidents:attachment":               ("L 200 404 200 200 E C", "attachment"),
+    "incidents:attachment_remove":        ("L 405 405 405 405 E C", "attachment"),
     "incidents:transition":               ("L 405 405 405 405 E C", "transition"),
     "accounts:login":                     ("200 D D D D E C", ""),
     "accounts:login_code":                ("S D D D D D 200", ""),
@@ -64,21 +67,26 @@ MATRIX: dict[str, tuple[str, str]] = {
 @pytest.fixture
 def world(db) -> dict[str, object]:
     reporter = make_user(username="reporter")
+    responder = make_user(username="responder", is_staff=True)
     clients: dict[str, Client] = {
         "anonymous": Client(),
         "reporter": signed_in(reporter),
         "other": signed_in(make_user(username="other")),
-        "responder": signed_in_verified(make_user(username="responder", is_staff=True)),
+        "responder": signed_in_verified(responder),
         "admin": signed_in_verified(make_user(username="admin", is_staff=True, is_superuser=True)),
         "responder_no_2fa": signed_in(make_user(username="newstaff", is_staff=True)),
     }
     unverified_admin = make_user(username="root", is_staff=True, is_superuser=True)
     make_totp_device(user=unverified_admin)
     clients["admin_unverified"] = signed_in(unverified_admin)
-    return {"clients": clients, "incident": make_incident(reporter=reporter)}
+    incident = make_incident(reporter=reporter)
+    attachment_add(incident, actor=responder, files=[make_upload("screenshot.png")])
+    return {"clients": clients, "incident": incident}
 
 
 def address(name: str, kind: str, incident: Incident) -> str:
+    if kind == "attachment":
+        return reverse(name, args=[incident.pk, incident.attachments.get().pk])
     args: dict[str, list[object]] = {
         "": [], "incident": [incident.pk], "transition": [incident.pk, "start"], "reset": ["MQ", "set-password"],
     }
@@ -115,7 +123,8 @@ def test_matrix_covers_every_address():
 
 def counts() -> dict[str, int]:
     """Row counts a GET must leave alone. An export is audited (who took a copy of what), which records a read."""
-    tallies = {model.__name__: model.objects.count() for model in (Incident, Comment, TOTPDevice, StaticToken)}
+    tallies = {model.__name__: model.objects.count()
+               for model in (Incident, Comment, Attachment, TOTPDevice, StaticToken)}
     return {**tallies, "AuditLog": AuditLog.objects.exclude(action=Action.INCIDENTS_EXPORTED).count()}
 
 
@@ -149,8 +158,9 @@ def test_roles_that_may_not_act_on_an_incident_change_nothing(role, world):
     clients = world["clients"]
     assert isinstance(clients, dict)
     client = clients[role]
-    before = Incident.objects.values().get(pk=incident.pk), Comment.objects.count()
+    before = Incident.objects.values().get(pk=incident.pk), Comment.objects.count(), Attachment.objects.count()
     responses = [
+        client.post(reverse("incidents:attachment_remove", args=[incident.pk, incident.attachments.get().pk])),
         client.post(reverse("incidents:comment", args=[incident.pk]), {"body": "sneaky"}),
         client.post(reverse("incidents:transition", args=[incident.pk, "start"]), {"version": 1}),
         client.post(reverse("incidents:take", args=[incident.pk]), {"version": 1}),
@@ -158,7 +168,7 @@ def test_roles_that_may_not_act_on_an_incident_change_nothing(role, world):
                     {"title": "Hijacked", "description": "x", "severity": 1, "version": 1}),
     ]
     assert all(response.status_code in (302, 404) for response in responses), [r.status_code for r in responses]
-    assert (Incident.objects.values().get(pk=incident.pk), Comment.objects.count()) == before
+    assert (Incident.objects.values().get(pk=incident.pk), Comment.objects.count(), Attachment.objects.count()) == before
 
 
 def test_reporter_cannot_move_their_own_incident_through_the_workflow(world):

@@ -27,7 +27,8 @@ CATEGORIES = {
     "Facilities": "Power, cooling, building systems.",
 }
 RESPONDERS_GROUP = "Responders"
-RESPONDER_PERMISSIONS = ["view_incident", "change_incident", "view_comment", "view_category"]
+RESPONDER_PERMISSIONS = ["view_incident", "change_incident", "view_comment", "view_category", "view_attachment",
+                         "add_attachment", "delete_attachment"]
 
 DEMO_PASSWORD = "demo-password-2026"
 DEMO_USERS = [
