@@ -7,6 +7,8 @@ with PostgreSQL and is a trusted extension, so the database's owner may create i
 """
 from django.db import migrations
 
+from common.migrations import by_database
+
 # Each searched column as Django's lookup spells it (an address is searched as its text, HOST()).
 SEARCHED = {
     "actor_username": "UPPER(actor_username::text)",
@@ -24,14 +26,6 @@ INSTALL = [
 UNINSTALL = [f"DROP INDEX audit_{column}_trgm_idx" for column in SEARCHED]
 
 
-def _on_postgresql(statements):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            for statement in statements:
-                schema_editor.execute(statement, params=None)
-    return run
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -39,5 +33,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(_on_postgresql(INSTALL), _on_postgresql(UNINSTALL)),
+        migrations.RunPython(by_database(postgresql=INSTALL), by_database(postgresql=UNINSTALL)),
     ]

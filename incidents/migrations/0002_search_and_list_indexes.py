@@ -9,6 +9,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from common.migrations import by_database
+
 SEARCH_DOCUMENT_FUNCTION = """
 CREATE FUNCTION incidents_search_document(p_id bigint, p_title text, p_description text)
 RETURNS tsvector LANGUAGE sql STABLE AS $$
@@ -71,14 +73,6 @@ UNINSTALL = [
     "DROP FUNCTION incidents_incident_search_refresh()",
     "DROP FUNCTION incidents_search_document(bigint, text, text)",
 ]
-
-
-def _run_on_postgresql(statements):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            for statement in statements:
-                schema_editor.execute(statement, params=None)
-    return run
 
 
 class Migration(migrations.Migration):
@@ -150,5 +144,5 @@ class Migration(migrations.Migration):
             name='reporter',
             field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='reported_incidents', to=settings.AUTH_USER_MODEL),
         ),
-        migrations.RunPython(_run_on_postgresql(INSTALL), _run_on_postgresql(UNINSTALL)),
+        migrations.RunPython(by_database(postgresql=INSTALL), by_database(postgresql=UNINSTALL)),
     ]

@@ -7,9 +7,9 @@ from importlib import import_module
 
 from django.db import migrations
 
+from common.migrations import by_database
+
 _search_migration = import_module("incidents.migrations.0002_search_and_list_indexes")
-# Statements that run on PostgreSQL only, as in the migration that made the search column.
-_run_on_postgresql = _search_migration._run_on_postgresql
 
 TEXT_DOCUMENT_FUNCTION = """
 CREATE FUNCTION incidents_search_text_document(p_title text, p_description text, p_comments text)
@@ -40,6 +40,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(_run_on_postgresql([TEXT_DOCUMENT_FUNCTION]),
-                             _run_on_postgresql([PREVIOUS_DOCUMENT_FUNCTION])),
+        migrations.RunPython(by_database(postgresql=[TEXT_DOCUMENT_FUNCTION]),
+                             by_database(postgresql=[PREVIOUS_DOCUMENT_FUNCTION])),
     ]

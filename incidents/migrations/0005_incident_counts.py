@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from common.migrations import by_database
+
 # The counts follow every statement on the incident table, in the writer's transaction.
 # On PostgreSQL, per statement, from its transition tables: a bulk load of ten thousand
 # rows adds its counts in one step. Rows that keep their severity and status net to
@@ -58,13 +60,6 @@ COUNT_EXISTING = ("INSERT INTO incidents_incidentcount (severity, status, total)
                   "SELECT severity, status, count(*) FROM incidents_incident GROUP BY severity, status")
 
 
-def _run(postgresql, sqlite):
-    def run(apps, schema_editor):
-        for statement in postgresql if schema_editor.connection.vendor == "postgresql" else sqlite:
-            schema_editor.execute(statement, params=None)
-    return run
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -90,6 +85,8 @@ class Migration(migrations.Migration):
             model_name='incidentcount',
             constraint=models.UniqueConstraint(fields=('severity', 'status'), name='incident_count_unique'),
         ),
-        migrations.RunPython(_run([*POSTGRESQL_INSTALL, COUNT_EXISTING], [*SQLITE_INSTALL, COUNT_EXISTING]),
-                             _run(POSTGRESQL_UNINSTALL, SQLITE_UNINSTALL)),
+        migrations.RunPython(
+            by_database(postgresql=[*POSTGRESQL_INSTALL, COUNT_EXISTING], sqlite=[*SQLITE_INSTALL, COUNT_EXISTING]),
+            by_database(postgresql=POSTGRESQL_UNINSTALL, sqlite=SQLITE_UNINSTALL),
+        ),
     ]

@@ -6,13 +6,11 @@ comment's body with Django's `icontains`, which PostgreSQL runs as
 that without reading every comment. pg_trgm ships with PostgreSQL and is a trusted
 extension, so the database's owner may create it.
 """
-from importlib import import_module
-
 from django.conf import settings
 from django.db import migrations, models
 
-# Statements that run on PostgreSQL only, as in the migration that made the search column.
-_run_on_postgresql = import_module("incidents.migrations.0002_search_and_list_indexes")._run_on_postgresql
+from common.migrations import by_database
+
 
 INSTALL = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
@@ -37,5 +35,5 @@ class Migration(migrations.Migration):
             model_name='comment',
             index=models.Index(fields=['-created_at', '-id'], name='comment_created_idx'),
         ),
-        migrations.RunPython(_run_on_postgresql(INSTALL), _run_on_postgresql(UNINSTALL)),
+        migrations.RunPython(by_database(postgresql=INSTALL), by_database(postgresql=UNINSTALL)),
     ]
