@@ -115,7 +115,7 @@ class IncidentQuerySet(models.QuerySet["Incident"]):
         return self.filter(search_vector=query).annotate(rank=rank)
 
 
-# The newest matches of a search that are ranked by relevance.
+# The newest matches of a search that are ranked by relevance: more than the list counts (COUNT_CAP).
 RANKED_MATCHES = 200
 
 # Each order ends with the primary key, so it is total and a page can continue from a row

@@ -25,17 +25,19 @@ tenth of a million incidents): the list ranks only the newest RANKED_MATCHES mat
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
-from django.db import OperationalError, connections, transaction
-from psycopg.errors import QueryCanceled
+from django.db import connections, transaction
+from django.db.models import Model, QuerySet
 
-T = TypeVar("T")
+from .pagination import KeysetPage, bounded_count, keyset_page
+
+M = TypeVar("M", bound=Model)
 SEARCH_CONFIG = "english"
-# How long PostgreSQL's own plan of a search page may take before it is read through the
-# GIN index alone (read_search).
-PLANNED_SEARCH_MS = 200
+# Searches with no more matches than this are read through the GIN index (search_page).
+INDEX_PLAN_LIMIT = 5_000
 # More words than this add little to a search and only cost time.
 MAX_SEARCH_WORDS = 8
 WORD = re.compile(r"\w+")
@@ -53,30 +55,43 @@ def tsquery_for(text: str) -> str | None:
     return " & ".join([*(f"'{word}'" for word in words[:-1]), f"'{words[-1]}':*"])
 
 
-def read_search(read: Callable[[], T], *, using: str) -> T:
-    """
-    read()'s queries of a search page, as PostgreSQL plans them, or if that takes longer
-    than PLANNED_SEARCH_MS, again through the GIN index alone.
-
-    PostgreSQL estimates how many incidents match two words as if the words were
-    independent. For two words that never appear together it then walks an ordered
-    index through the whole table looking for matches (seconds at a million incidents:
-    "syncing valid" sorted by newest took 6.9 s), where the GIN index answers in about
-    30 ms. For one common word the ordered walk is the fast way (13 ms for "users"), and
-    reading every match through the GIN index the slow one (600 ms). Only the time spent
-    tells them apart.
-    """
+@contextmanager
+def through_the_search_index(using: str) -> Iterator[None]:
+    """On PostgreSQL, the queries inside find matches through the GIN index: sequential and ordered index scans are off."""
     connection = connections[using]
     if connection.vendor != "postgresql":
-        return read()
-    try:
-        with transaction.atomic(using=using), connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL statement_timeout = {PLANNED_SEARCH_MS}")
-            return read()
-    except OperationalError as error:
-        if not isinstance(error.__cause__, QueryCanceled):
-            raise
+        yield
+        return
     with transaction.atomic(using=using), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_indexscan = off")
-        return read()
+        yield
+        # Inside a transaction already begun this was a savepoint, which SET LOCAL outlives
+        # once released (a failure rolls the savepoint back, and the settings with it).
+        cursor.execute("SET LOCAL enable_seqscan TO DEFAULT")
+        cursor.execute("SET LOCAL enable_indexscan TO DEFAULT")
+
+
+def search_page(matching: QuerySet[M], ordered: QuerySet[M], *, text: str, size: int, after: str = "",
+                before: str = "") -> tuple[KeysetPage[M], int]:
+    """
+    One page of a search for `text` (`ordered`: `matching` in the list's order) and how
+    many incidents match, up to COUNT_CAP + 1.
+
+    For one word PostgreSQL's estimate of the matches is close, and its plan right: the
+    GIN index for a rare word, a walk down an ordered index for a common one (13 ms for
+    "users", where reading its matches through the GIN index takes 600 ms). For several
+    words it estimates the matches as if the words were independent, and for two that
+    never appear together it walks the whole table looking for them ("syncing valid"
+    sorted by newest: 6.9 s at a million incidents). So a search of several words first
+    counts its matches through the GIN index, stopping past INDEX_PLAN_LIMIT (about
+    30 ms), and is read through the GIN index when it has no more; with more (one
+    incident in two hundred or more) the walk stops early and PostgreSQL plans it.
+    """
+    if len(WORD.findall(text)) < 2:
+        return keyset_page(ordered, size=size, after=after, before=before), bounded_count(matching)
+    with through_the_search_index(matching.db):
+        matches = matching.order_by().values("pk")[: INDEX_PLAN_LIMIT + 1].count()
+        if matches <= INDEX_PLAN_LIMIT:
+            return keyset_page(ordered, size=size, after=after, before=before), matches
+    return keyset_page(ordered, size=size, after=after, before=before), matches

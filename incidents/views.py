@@ -24,7 +24,7 @@ from .export import csv_lines
 from .forms import CommentForm, IncidentEditForm, IncidentFilterForm, IncidentReportForm, TransitionForm, list_order
 from .models import Attachment, Comment, Incident, IncidentQuerySet, RANKED_MATCHES
 from .pagination import COUNT_CAP, InvalidCursor, KeysetPage, bounded_count, keyset_page
-from .search import read_search
+from .search import search_page
 from .services import (
     StaleIncidentError, attachment_remove, comment_add, incident_create, incident_transition, incident_update,
 )
@@ -114,12 +114,11 @@ class IncidentListView(VisibleIncidentMixin, TemplateView):
 
     def page_and_total(self, matching: IncidentQuerySet, filters: dict[str, Any], *, after: str = "",
                        before: str = "") -> tuple[KeysetPage[Incident], int]:
-        """One page of the list and how many incidents match; a search's are read as read_search() says."""
-        def read() -> tuple[KeysetPage[Incident], int]:
-            ordered = matching.in_list_order(list_order(filters))
-            return keyset_page(ordered, size=self.page_size, after=after, before=before), bounded_count(matching)
-
-        return read_search(read, using=matching.db) if "q" in filters else read()
+        """One page of the list and how many incidents match (a search's as search_page() reads them)."""
+        ordered = matching.in_list_order(list_order(filters))
+        if "q" in filters:
+            return search_page(matching, ordered, text=filters["q"], size=self.page_size, after=after, before=before)
+        return keyset_page(ordered, size=self.page_size, after=after, before=before), bounded_count(matching)
 
 
 class IncidentExportView(VisibleIncidentMixin, View):

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from incidents.models import Incident
 from incidents import search
-from incidents.search import MAX_SEARCH_WORDS, read_search, tsquery_for
+from incidents.search import MAX_SEARCH_WORDS, tsquery_for
 from incidents.services import comment_add, incident_update
 from tests.factories import make_comment, make_incident
 
@@ -141,59 +142,43 @@ def test_search_results_follow_a_new_comment(
     assert titles(responder_client.get(reverse("incidents:list"), {"q": "toner"})) == ["Printer jammed"]
 
 
-@pytest.mark.postgresql
-@pytest.mark.django_db
-def test_a_search_slower_than_its_plan_allows_is_read_again_through_the_index_alone(monkeypatch):
-    monkeypatch.setattr(search, "PLANNED_SEARCH_MS", 50)
-    attempts = []
-
-    def read() -> str:
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW enable_seqscan")
-            attempts.append(cursor.fetchone()[0])
-            if len(attempts) == 1:
-                cursor.execute("SELECT pg_sleep(0.5)")
-        return attempts[-1]
-
-    assert read_search(read, using="default") == "off"
-    assert attempts == ["on", "off"]
+def searched_through_the_index(captured) -> bool:
+    """Whether the page's own query (26 rows: a page and one more) ran while the walks were off."""
+    statements = [query["sql"] for query in captured]
+    walks_off = [number for number, sql in enumerate(statements) if "enable_seqscan = off" in sql]
+    walks_on = [number for number, sql in enumerate(statements) if "enable_seqscan TO DEFAULT" in sql]
+    [page] = [number for number, sql in enumerate(statements) if "LIMIT 26" in sql]
+    return any(off < page < on for off, on in zip(walks_off, walks_on))
 
 
 @pytest.mark.postgresql
 @pytest.mark.django_db
-def test_a_search_failing_for_another_reason_is_not_read_again():
-    attempts = []
-
-    def read() -> None:
-        attempts.append(1)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 / 0")
-
-    with pytest.raises(Exception, match="division by zero"):
-        read_search(read, using="default")
-    assert attempts == [1]
-
-
-@pytest.mark.postgresql
-@pytest.mark.django_db
-def test_the_list_shows_the_same_search_results_whichever_way_they_are_read(responder_client, reporter, monkeypatch):
-    for number in range(30):
+def test_a_search_of_several_words_with_few_matches_is_read_through_its_index(
+        responder_client, reporter, monkeypatch):
+    for number in range(6):
         make_incident(reporter=reporter, title=f"Payroll login fails {number}")
-    planned = responder_client.get(reverse("incidents:list"), {"q": "payroll", "sort": "oldest"})
-    attempts = []
+    url = reverse("incidents:list")
+    with CaptureQueriesContext(connection) as few:
+        through_the_index = responder_client.get(url, {"q": "payroll login", "sort": "oldest"})
+    monkeypatch.setattr(search, "INDEX_PLAN_LIMIT", 5)
+    with CaptureQueriesContext(connection) as many:
+        planned = responder_client.get(url, {"q": "payroll login", "sort": "oldest"})
+    with CaptureQueriesContext(connection) as one_word:
+        responder_client.get(url, {"q": "payroll", "sort": "oldest"})
+    assert searched_through_the_index(few) and not searched_through_the_index(many)
+    assert not searched_through_the_index(one_word), "one word's matches are estimated well: PostgreSQL plans it"
+    assert titles(through_the_index) == titles(planned) == [f"Payroll login fails {number}" for number in range(6)]
+    assert "6 incidents match the filters" in through_the_index.content.decode()
+    assert "6 incidents match the filters" in planned.content.decode()
 
-    def slow_plan_first(read, *, using):
-        def read_slowly_at_first():
-            attempts.append(1)
-            if len(attempts) == 1:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_sleep(0.5)")
-            return read()
-        return read_search(read_slowly_at_first, using=using)
 
-    monkeypatch.setattr(search, "PLANNED_SEARCH_MS", 50)
-    monkeypatch.setattr("incidents.views.read_search", slow_plan_first)
-    through_the_index = responder_client.get(reverse("incidents:list"), {"q": "payroll", "sort": "oldest"})
-    assert len(attempts) == 2
-    assert titles(through_the_index) == titles(planned) == [f"Payroll login fails {number}" for number in range(25)]
-    assert "30 incidents match the filters" in through_the_index.content.decode()
+@pytest.mark.postgresql
+@pytest.mark.django_db
+def test_only_the_search_reads_go_through_the_index():
+    with search.through_the_search_index("default"), connection.cursor() as cursor:
+        cursor.execute("SHOW enable_seqscan")
+        inside = cursor.fetchone()[0]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW enable_seqscan")
+        after = cursor.fetchone()[0]
+    assert (inside, after) == ("off", "on")
