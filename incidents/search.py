@@ -37,7 +37,7 @@ from .pagination import KeysetPage, bounded_count, keyset_page
 M = TypeVar("M", bound=Model)
 SEARCH_CONFIG = "english"
 # Searches with no more matches than this are read through the GIN index (search_page).
-INDEX_PLAN_LIMIT = 5_000
+INDEX_PLAN_LIMIT = 1_000
 # More words than this add little to a search and only cost time.
 MAX_SEARCH_WORDS = 8
 WORD = re.compile(r"\w+")
@@ -86,7 +86,7 @@ def search_page(matching: QuerySet[M], ordered: QuerySet[M], *, text: str, size:
     sorted by newest: 6.9 s at a million incidents). So a search of several words first
     counts its matches through the GIN index, stopping past INDEX_PLAN_LIMIT (about
     30 ms), and is read through the GIN index when it has no more; with more (one
-    incident in two hundred or more) the walk stops early and PostgreSQL plans it.
+    incident in a thousand or more) the walk stops early and PostgreSQL plans it.
     """
     if len(WORD.findall(text)) < 2:
         return keyset_page(ordered, size=size, after=after, before=before), bounded_count(matching)
