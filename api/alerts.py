@@ -30,8 +30,12 @@ from .serializers import ProblemSerializer, StrictSerializer
 from .services import Alert, alert_receive, digest, integration_authenticate
 
 TITLE_LENGTH = 200
-LABELS = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=10_000), required=False,
-                               default=dict)
+
+
+def label_map() -> serializers.DictField:
+    """Labels or annotations: names to text (each field needs its own instance)."""
+    return serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=10_000), required=False,
+                                 default=dict)
 
 
 class IntegrationTokenAuthentication(BaseAuthentication):
@@ -53,8 +57,8 @@ class IntegrationTokenAuthentication(BaseAuthentication):
 
 class AlertmanagerAlertSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["firing", "resolved"])
-    labels = LABELS
-    annotations = LABELS
+    labels = label_map()
+    annotations = label_map()
     startsAt = serializers.CharField(required=False, allow_blank=True)
     endsAt = serializers.CharField(required=False, allow_blank=True)
     generatorURL = serializers.CharField(required=False, allow_blank=True)
@@ -68,9 +72,9 @@ class AlertmanagerSerializer(serializers.Serializer):
     groupKey = serializers.CharField(max_length=10_000)
     status = serializers.ChoiceField(choices=["firing", "resolved"])
     receiver = serializers.CharField(required=False, allow_blank=True)
-    groupLabels = LABELS
-    commonLabels = LABELS
-    commonAnnotations = LABELS
+    groupLabels = label_map()
+    commonLabels = label_map()
+    commonAnnotations = label_map()
     externalURL = serializers.CharField(required=False, allow_blank=True)
     truncatedAlerts = serializers.IntegerField(required=False, min_value=0)
     alerts = AlertmanagerAlertSerializer(many=True, allow_empty=False, max_length=1000)
@@ -167,22 +171,32 @@ class AlertView(APIView):
                          "notifications": group.notifications if group else None}, status=code)
 
 
-def _documented(summary: str, request: type[serializers.Serializer]) -> Any:
+def _documented(summary: str, description: str, request: type[serializers.Serializer]) -> Any:
     return extend_schema_view(post=extend_schema(
-        summary=summary, request=request, tags=["alerts"],
+        summary=summary, description=description, request=request, tags=["alerts"],
         responses={200: AlertOutcomeSerializer, 201: AlertOutcomeSerializer,
                    **{code: OpenApiResponse(ProblemSerializer) for code in (400, 401, 403, 413)}},
     ))
 
 
-@_documented("Receive Alertmanager's webhook", AlertmanagerSerializer)
+@_documented(
+    "Receive Alertmanager's webhook",
+    "Alertmanager's webhook payload, version 4, as it sends it. One incident per groupKey while it is unresolved; "
+    "a repeat counts on it, `resolved` comments (and resolves, if the integration says so). 201 when an incident "
+    "was opened, else 200. Authenticated by the integration's secret; bodies over 1 MB get 413.",
+    AlertmanagerSerializer,
+)
 class AlertmanagerView(AlertView):
     kind = IntegrationKind.ALERTMANAGER
     serializer_class = AlertmanagerSerializer
     make_alert = staticmethod(alertmanager_alert)
 
 
-@_documented("Receive a generic alert", GenericAlertSerializer)
+@_documented(
+    "Receive a generic alert",
+    "One incident per source and fingerprint while it is unresolved, as for Alertmanager. Unknown fields are refused.",
+    GenericAlertSerializer,
+)
 class GenericAlertView(AlertView):
     kind = IntegrationKind.GENERIC
     serializer_class = GenericAlertSerializer

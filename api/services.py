@@ -121,7 +121,7 @@ def integration_authenticate(secret: str) -> AlertIntegration | None:
 
 def _locked_open_group(integration: AlertIntegration, key_digest: str) -> AlertGroup | None:
     """The group's open row, locked until the end of the transaction; one whose incident people resolved is closed first."""
-    group = (AlertGroup.objects.select_for_update().select_related("incident")
+    group = (AlertGroup.objects.select_for_update(of=("self",)).select_related("incident")
              .filter(integration=integration, key_digest=key_digest, is_open=True).first())
     if group is not None and group.incident is not None and group.incident.status not in UNRESOLVED:
         group.is_open = False
@@ -146,8 +146,12 @@ def _claimed_group(integration: AlertIntegration, alert: Alert, key_digest: str)
         return group, False
 
 
-def _is_retry(group: AlertGroup, body_digest: str, now: datetime) -> bool:
-    return group.last_payload_digest == body_digest and now - group.last_received_at < ALERT_RETRY_WINDOW
+def _earlier_delivery(integration: AlertIntegration, key_digest: str, body_digest: str, now: datetime) -> AlertGroup | None:
+    """The group that received this very body within ALERT_RETRY_WINDOW, open or since closed: this is a retry."""
+    return AlertGroup.objects.filter(
+        integration=integration, key_digest=key_digest, last_payload_digest=body_digest,
+        last_received_at__gt=now - ALERT_RETRY_WINDOW,
+    ).order_by("-last_received_at").first()
 
 
 def alert_receive(integration: AlertIntegration, alert: Alert, *, body_digest: str) -> Outcome:
@@ -156,8 +160,9 @@ def alert_receive(integration: AlertIntegration, alert: Alert, *, body_digest: s
     now = timezone.now()
     with transaction.atomic():
         group = _locked_open_group(integration, key_digest)
-        if group is not None and _is_retry(group, body_digest, now):
-            return Outcome(group, "retried")
+        earlier = _earlier_delivery(integration, key_digest, body_digest, now)
+        if earlier is not None:
+            return Outcome(earlier, "retried")
         if not alert.firing:
             if group is None:
                 return Outcome(None, "ignored")
@@ -165,6 +170,9 @@ def alert_receive(integration: AlertIntegration, alert: Alert, *, body_digest: s
         created = False
         if group is None:
             group, created = _claimed_group(integration, alert, key_digest)
+            if not created and group.last_payload_digest == body_digest:
+                # A parallel copy of this delivery opened the group while this one waited for it.
+                return Outcome(group, "retried")
         if created:
             incident, _ = incident_create(
                 reporter=integration.account, title=alert.title, description=alert.description, severity=alert.severity,
@@ -172,8 +180,6 @@ def alert_receive(integration: AlertIntegration, alert: Alert, *, body_digest: s
                 integration.default_category.is_active else None,
             )
             group.incident = incident
-        elif _is_retry(group, body_digest, now):
-            return Outcome(group, "retried")
         group.notifications += 1
         group.last_payload_digest = body_digest
         group.last_received_at = now
