@@ -223,3 +223,12 @@ def test_generic_alerts_refuse_unknown_fields():
     _, secret = new_integration(kind=IntegrationKind.GENERIC, name="Uptime")
     response = deliver(secret, {**GENERIC_BODY, "priority": "p1"}, path=GENERIC)
     assert response.status_code == 400 and set(response.json()["errors"]) == {"priority"}
+
+
+def test_the_incident_page_shows_repeats_and_the_channel(prometheus, otp_client, responder):
+    secret = prometheus[1]
+    deliver(secret, payloads.firing())
+    deliver(secret, payloads.firing(starts_at="2020-01-01T00:05:00Z"))
+    page = otp_client(responder).get(Incident.objects.get().get_absolute_url()).content.decode()
+    assert "sent the alert again (2 notifications so far)" in page
+    assert "(via alert integration “Prometheus”)" in page
