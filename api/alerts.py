@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.html import escape
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
@@ -25,8 +25,8 @@ from common.text import clean_plain_text
 
 from .authentication import audited_via, bearer_secret
 from .models import AlertIntegration, IntegrationKind
-from .problems import PayloadTooLarge
-from .serializers import ProblemSerializer, StrictSerializer
+from .problems import PayloadTooLarge, problem_responses
+from .serializers import StrictSerializer
 from .services import Alert, alert_receive, digest, integration_authenticate
 
 TITLE_LENGTH = 200
@@ -175,7 +175,7 @@ def _documented(summary: str, description: str, request: type[serializers.Serial
     return extend_schema_view(post=extend_schema(
         summary=summary, description=description, request=request, tags=["alerts"],
         responses={200: AlertOutcomeSerializer, 201: AlertOutcomeSerializer,
-                   **{code: OpenApiResponse(ProblemSerializer) for code in (400, 401, 403, 413)}},
+                   **problem_responses(400, 401, 403, 413, 415)},
     ))
 
 

@@ -12,12 +12,17 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
+from .serializers import ProblemSerializer
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+NON_FIELD_ERRORS = api_settings.NON_FIELD_ERRORS_KEY
 
 
 class Conflict(exceptions.APIException):
@@ -50,6 +55,12 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+def problem_responses(*codes: int) -> dict[tuple[int, str], OpenApiResponse]:
+    """The schema's description of these error answers."""
+    return {(code, PROBLEM_CONTENT_TYPE): OpenApiResponse(ProblemSerializer, description=HTTPStatus(code).phrase)
+            for code in codes}
+
+
 def _as_api_exception(exc: Exception) -> Exception:
     if isinstance(exc, Http404):
         return exceptions.NotFound()
@@ -65,6 +76,29 @@ def problem(status_code: int, detail: str, **members: Any) -> dict[str, Any]:
             **members}
 
 
+def field_errors(detail: Any, path: str = "") -> dict[str, list[str]]:
+    """
+    Messages per field, nested fields named by their path (`alerts.0.labels.team`); errors
+    about a whole object or list are under its own name (at the top, `non_field_errors`).
+    """
+    if isinstance(detail, dict):
+        return {name: messages for key, value in detail.items()
+                for name, messages in field_errors(value, path if key == NON_FIELD_ERRORS else _joined(path, key)).items()}
+    if isinstance(detail, list) and all(isinstance(item, str) for item in detail):
+        return {path or NON_FIELD_ERRORS: [str(item) for item in detail]}
+    if isinstance(detail, list):
+        merged: dict[str, list[str]] = {}
+        for index, item in enumerate(detail):
+            for name, messages in field_errors(item, _joined(path, str(index))).items():
+                merged.setdefault(name, []).extend(messages)
+        return merged
+    return {path or NON_FIELD_ERRORS: [str(detail)]}
+
+
+def _joined(path: str, key: object) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler (headers such as Retry-After and WWW-Authenticate included), answering with a problem document."""
     exc = _as_api_exception(exc)
@@ -73,8 +107,8 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         return None
     data = response.data
     if isinstance(exc, exceptions.ValidationError):
-        errors = data if isinstance(data, dict) else {"non_field_errors": data}
-        response.data = problem(response.status_code, "The request has invalid fields: see errors.", errors=errors)
+        response.data = problem(response.status_code, "The request has invalid fields: see errors.",
+                                errors=field_errors(data))
     else:
         detail = data.get("detail", "") if isinstance(data, dict) else str(data)
         response.data = problem(response.status_code, str(detail), **getattr(exc, "extra", {}))

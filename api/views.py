@@ -9,7 +9,7 @@ import re
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
@@ -25,7 +25,7 @@ from incidents.pagination import InvalidCursor, keyset_page
 from incidents.services import StaleIncidentError, comment_add, incident_create, incident_transition, incident_update
 from incidents.workflow import transitions_from
 
-from .problems import Conflict, PreconditionFailed, PreconditionRequired
+from .problems import Conflict, PreconditionFailed, PreconditionRequired, problem_responses
 from .serializers import (
     CategorySerializer,
     CommentCreateSerializer,
@@ -35,7 +35,6 @@ from .serializers import (
     IncidentSerializer,
     IncidentUpdateSerializer,
     MeSerializer,
-    ProblemSerializer,
     TimelineEntrySerializer,
     TransitionSerializer,
 )
@@ -43,10 +42,6 @@ from .serializers import (
 PAGE_SIZE = 25
 LIST_PARAMETERS = {"q", "status", "severity", "category", "assignee", "sort", "after", "before"}
 ETAG = re.compile(r'^(?:W/)?"v(\d+)"$')
-
-
-def _problems(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(ProblemSerializer) for code in codes}
 
 
 def etag(incident: Incident) -> str:
@@ -93,7 +88,7 @@ class IncidentListView(ApiView):
             OpenApiParameter("after", str, description="Cursor: the page after this one (from `next`)."),
             OpenApiParameter("before", str, description="Cursor: the page before this one (from `previous`)."),
         ],
-        responses={200: IncidentPageSerializer, **_problems(400, 401, 403, 429)},
+        responses={200: IncidentPageSerializer, **problem_responses(400, 401, 403, 429)},
     )
     def get(self, request: Request) -> Response:
         unknown = sorted(set(request.query_params) - LIST_PARAMETERS)
@@ -128,7 +123,7 @@ class IncidentListView(ApiView):
         return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
 
     @extend_schema(summary="Report an incident", request=IncidentCreateSerializer,
-                   responses={201: IncidentSerializer, **_problems(400, 401, 403, 429)})
+                   responses={201: IncidentSerializer, **problem_responses(400, 401, 403, 429)})
     def post(self, request: Request) -> Response:
         serializer = IncidentCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -141,7 +136,7 @@ class IncidentListView(ApiView):
 
 class IncidentDetailView(ApiView):
     @extend_schema(summary="One incident", description="The ETag header carries the version, for If-Match.",
-                   responses={200: IncidentSerializer, **_problems(401, 403, 404, 429)})
+                   responses={200: IncidentSerializer, **problem_responses(401, 403, 404, 429)})
     def get(self, request: Request, pk: int) -> Response:
         incident = self.visible_incident(pk)
         return Response(IncidentSerializer(incident).data, headers={"ETag": etag(incident)})
@@ -154,7 +149,7 @@ class IncidentDetailView(ApiView):
         parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER, required=True,
                                      description='The ETag of the version being changed, e.g. "v3".')],
         request=IncidentUpdateSerializer,
-        responses={200: IncidentSerializer, **_problems(400, 401, 403, 404, 412, 428, 429)},
+        responses={200: IncidentSerializer, **problem_responses(400, 401, 403, 404, 412, 428, 429)},
     )
     def patch(self, request: Request, pk: int) -> Response:
         incident = self.visible_incident(pk)
@@ -176,7 +171,7 @@ class TransitionView(ApiView):
                     "can move to now. `If-Match` is optional here; with it a stale version answers 412.",
         parameters=[OpenApiParameter("If-Match", str, OpenApiParameter.HEADER)],
         request=TransitionSerializer,
-        responses={200: IncidentSerializer, **_problems(400, 401, 403, 404, 409, 412, 429)},
+        responses={200: IncidentSerializer, **problem_responses(400, 401, 403, 404, 409, 412, 429)},
     )
     def post(self, request: Request, pk: int) -> Response:
         incident = self.visible_incident(pk)
@@ -211,12 +206,12 @@ class CommentListView(ApiView):
         return Comment.objects.visible_to(self.user).filter(incident=incident).select_related("author")
 
     @extend_schema(summary="An incident's comments", description="Internal notes are listed to responders only.",
-                   responses={200: CommentSerializer(many=True), **_problems(401, 403, 404, 429)})
+                   responses={200: CommentSerializer(many=True), **problem_responses(401, 403, 404, 429)})
     def get(self, request: Request, pk: int) -> Response:
         return Response(CommentSerializer(self.comments(self.visible_incident(pk)), many=True).data)
 
     @extend_schema(summary="Comment on an incident", request=CommentCreateSerializer,
-                   responses={201: CommentSerializer, **_problems(400, 401, 403, 404, 429)})
+                   responses={201: CommentSerializer, **problem_responses(400, 401, 403, 404, 429)})
     def post(self, request: Request, pk: int) -> Response:
         incident = self.visible_incident(pk)
         serializer = CommentCreateSerializer(data=request.data)
@@ -227,7 +222,7 @@ class CommentListView(ApiView):
 
 class TimelineView(ApiView):
     @extend_schema(summary="An incident's history", description="From the audit log, filtered as on the page.",
-                   responses={200: TimelineEntrySerializer(many=True), **_problems(401, 403, 404, 429)})
+                   responses={200: TimelineEntrySerializer(many=True), **problem_responses(401, 403, 404, 429)})
     def get(self, request: Request, pk: int) -> Response:
         incident = self.visible_incident(pk)
         entries = AuditLog.objects.for_target(incident._meta.label_lower, incident.pk).visible_to(self.user)
@@ -235,14 +230,14 @@ class TimelineView(ApiView):
 
 
 class CategoryListView(ApiView):
-    @extend_schema(summary="Categories", responses={200: CategorySerializer(many=True), **_problems(401, 403, 429)})
+    @extend_schema(summary="Categories", responses={200: CategorySerializer(many=True), **problem_responses(401, 403, 429)})
     def get(self, request: Request) -> Response:
         return Response(CategorySerializer(Category.objects.all(), many=True).data)
 
 
 class MeView(ApiView):
     @extend_schema(summary="Who is calling", description="The account, and the token when one is used.",
-                   responses={200: MeSerializer, **_problems(401, 403, 429)})
+                   responses={200: MeSerializer, **problem_responses(401, 403, 429)})
     def get(self, request: Request) -> Response:
         token = request.auth if isinstance(request.auth, ApiToken) else None
         return Response(MeSerializer(self.user, context={"token": token}).data)

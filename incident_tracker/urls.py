@@ -15,6 +15,8 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
 ]
 
+handler400 = "incident_tracker.views.bad_request"
+handler404 = "incident_tracker.views.page_not_found"
 handler500 = "incident_tracker.views.server_error"
 
 admin.site.site_header = "Incident Tracker administration"

@@ -153,7 +153,7 @@ def test_unmapped_severity_gets_the_default_and_a_default_category_is_used(prome
     (lambda body: body.update(alerts=[]), "alerts"),
     (lambda body: body.pop("groupKey"), "groupKey"),
     (lambda body: body.update(status="exploding"), "status"),
-    (lambda body: body["alerts"][0].update(labels={"a": {"nested": 1}}), "alerts"),
+    (lambda body: body["alerts"][0].update(labels={"a": {"nested": 1}}), "alerts.0.labels.a"),
 ])
 def test_malformed_alertmanager_bodies_get_400_and_change_nothing(prometheus, mutate, field):
     body = payloads.firing()
