@@ -123,3 +123,23 @@ def test_token_secret_is_not_in_the_admin_after_creation(admin_client, reporter)
     secret = token_for(reporter)
     page = admin_client.get(reverse("admin:accounts_user_change", args=[reporter.pk])).content.decode()
     assert secret not in page
+
+
+def test_admin_lists_tokens_without_secrets_and_revokes_them(admin_client, reporter):
+    secret = token_for(reporter)
+    token = ApiToken.objects.get()
+    page = admin_client.get(reverse("admin:accounts_apitoken_changelist")).content.decode()
+    assert token.prefix in page and secret not in page
+    response = admin_client.post(reverse("admin:accounts_apitoken_changelist"),
+                                 {"action": "revoke", "_selected_action": [token.pk]})
+    assert response.status_code == 302
+    assert bearer_client(secret).get("/api/v1/me/").status_code == 401
+    assert AuditLog.objects.get(action=Action.API_TOKEN_REVOKED).actor_username == "admin"
+
+
+def test_tokens_never_reach_the_logs(reporter, caplog):
+    caplog.set_level(logging.DEBUG)
+    secret = token_for(reporter)
+    bearer_client(secret).get("/api/v1/me/")
+    bearer_client(secret + "x").get("/api/v1/me/?token=" + secret)
+    assert caplog.records and secret not in caplog.text
