@@ -132,8 +132,9 @@ def main() -> None:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
     with psycopg.connect(url) as connection:
-        incidents = connection.execute("SELECT count(*) FROM incidents_incident WHERE reporter_id = %s",
-                                       [created["account"]]).fetchone()[0]
+        opened = connection.execute("SELECT count(*) FROM incidents_incident WHERE reporter_id = %s",
+                                    [created["account"]]).fetchone()
+        incidents = opened[0] if opened else 0
         counts = Counter(row[0] for row in connection.execute(
             "SELECT notifications FROM api_alertgroup WHERE integration_id = %s", [created["integration"]]))
     total = options.groups * options.repeats
