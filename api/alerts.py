@@ -13,8 +13,7 @@ from django.conf import settings
 from django.utils.html import escape
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status
-from rest_framework.authentication import BaseAuthentication
-from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,7 +22,7 @@ from rest_framework.views import APIView
 from accounts.models import User
 from common.text import clean_plain_text
 
-from .authentication import audited_via, bearer_secret
+from .authentication import SecretAuthentication
 from .models import AlertIntegration, IntegrationKind
 from .problems import PayloadTooLarge, problem_responses
 from .serializers import StrictSerializer
@@ -38,21 +37,15 @@ def label_map() -> serializers.DictField:
                                  default=dict)
 
 
-class IntegrationTokenAuthentication(BaseAuthentication):
+class IntegrationTokenAuthentication(SecretAuthentication):
     """An alert integration's secret, `Authorization: Bearer ita_...`: the request acts as its service account."""
 
-    def authenticate(self, request: Request) -> tuple[User, AlertIntegration] | None:
-        secret = bearer_secret(request)
-        if secret is None:
-            return None
-        integration = integration_authenticate(secret)
-        if integration is None:
-            raise AuthenticationFailed("Unknown or inactive integration secret.")
-        audited_via(f"alert integration “{integration.name}”")
-        return integration.account, integration
+    realm = "alerts"
+    refusal = "Unknown or inactive integration secret."
 
-    def authenticate_header(self, request: Request) -> str:
-        return 'Bearer realm="alerts"'
+    def resolve(self, secret: str) -> tuple[User, AlertIntegration, str] | None:
+        integration = integration_authenticate(secret)
+        return (integration.account, integration, f"alert integration “{integration.name}”") if integration else None
 
 
 class AlertmanagerAlertSerializer(serializers.Serializer):

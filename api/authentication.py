@@ -7,6 +7,7 @@ says it came through the API, and with which token.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from django.http import HttpRequest
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
@@ -38,21 +39,42 @@ def bearer_secret(request: HttpRequest | Request) -> str | None:
         raise AuthenticationFailed(INVALID_TOKEN) from error
 
 
-class BearerTokenAuthentication(BaseAuthentication):
-    """A personal access token: the request acts as the token's owner, within the token's scope."""
+class SecretAuthentication(BaseAuthentication):
+    """
+    A bearer secret that `resolve` turns into the account it acts as, what it grants and
+    the channel to name in audit rows (None for a wrong secret: 401).
+    """
 
-    def authenticate(self, request: Request) -> tuple[User, ApiToken] | None:
+    realm: str
+    refusal: str
+
+    def authenticate(self, request: Request) -> tuple[User, Any] | None:
         secret = bearer_secret(request)
         if secret is None:
             return None
-        token = api_token_authenticate(secret)
-        if token is None:
-            raise AuthenticationFailed(INVALID_TOKEN)
-        audited_via(f"API token “{token.name}”")
-        return token.user, token
+        resolved = self.resolve(secret)
+        if resolved is None:
+            raise AuthenticationFailed(self.refusal)
+        account, credential, channel = resolved
+        audited_via(channel)
+        return account, credential
 
     def authenticate_header(self, request: Request) -> str:
-        return 'Bearer realm="api"'
+        return f'Bearer realm="{self.realm}"'
+
+    def resolve(self, secret: str) -> tuple[User, Any, str] | None:
+        raise NotImplementedError
+
+
+class BearerTokenAuthentication(SecretAuthentication):
+    """A personal access token: the request acts as the token's owner, within the token's scope."""
+
+    realm = "api"
+    refusal = INVALID_TOKEN
+
+    def resolve(self, secret: str) -> tuple[User, ApiToken, str] | None:
+        token = api_token_authenticate(secret)
+        return (token.user, token, f"API token “{token.name}”") if token else None
 
 
 class ApiSessionAuthentication(SessionAuthentication):

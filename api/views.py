@@ -6,6 +6,7 @@ edits, comments, moves an incident) and the audit trail are the web's own.
 from __future__ import annotations
 
 import re
+from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
@@ -14,6 +15,7 @@ from rest_framework import status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from accounts.models import ApiToken, User
@@ -70,6 +72,16 @@ class ApiView(APIView):
         """The incident if the caller may see it; 404 otherwise, as on the web."""
         return get_object_or_404(Incident.objects.visible_to(self.user).for_list(), pk=pk)
 
+    def incident_answer(self, pk: int, *, status: int = 200, **headers: str) -> Response:
+        """The incident as it is now, with its version as the ETag."""
+        incident = self.visible_incident(pk)
+        return Response(IncidentSerializer(incident).data, status=status, headers={"ETag": etag(incident), **headers})
+
+    def validated(self, serializer_class: type[Serializer]) -> dict[str, Any]:
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
 
 class IncidentListView(ApiView):
     @extend_schema(
@@ -125,21 +137,16 @@ class IncidentListView(ApiView):
     @extend_schema(summary="Report an incident", request=IncidentCreateSerializer,
                    responses={201: IncidentSerializer, **problem_responses(400, 401, 403, 429)})
     def post(self, request: Request) -> Response:
-        serializer = IncidentCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        incident, _ = incident_create(reporter=self.user, **serializer.validated_data)
-        incident = self.visible_incident(incident.pk)
-        return Response(IncidentSerializer(incident).data, status=status.HTTP_201_CREATED,
-                        headers={"ETag": etag(incident), "Location": request.build_absolute_uri(
-                            f"{request.path}{incident.pk}/")})
+        incident, _ = incident_create(reporter=self.user, **self.validated(IncidentCreateSerializer))
+        return self.incident_answer(incident.pk, status=status.HTTP_201_CREATED,
+                                    Location=request.build_absolute_uri(f"{request.path}{incident.pk}/"))
 
 
 class IncidentDetailView(ApiView):
     @extend_schema(summary="One incident", description="The ETag header carries the version, for If-Match.",
                    responses={200: IncidentSerializer, **problem_responses(401, 403, 404, 429)})
     def get(self, request: Request, pk: int) -> Response:
-        incident = self.visible_incident(pk)
-        return Response(IncidentSerializer(incident).data, headers={"ETag": etag(incident)})
+        return self.incident_answer(pk)
 
     @extend_schema(
         summary="Change an incident",
@@ -153,15 +160,12 @@ class IncidentDetailView(ApiView):
     )
     def patch(self, request: Request, pk: int) -> Response:
         incident = self.visible_incident(pk)
-        serializer = IncidentUpdateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        version = expected_version(request)
+        values = self.validated(IncidentUpdateSerializer)
         try:
-            incident = incident_update(incident, actor=self.user, expected_version=version, **serializer.validated_data)
+            incident_update(incident, actor=self.user, expected_version=expected_version(request), **values)
         except StaleIncidentError as stale:
             raise PreconditionFailed() from stale
-        incident = self.visible_incident(incident.pk)
-        return Response(IncidentSerializer(incident).data, headers={"ETag": etag(incident)})
+        return self.incident_answer(pk)
 
 
 class TransitionView(ApiView):
@@ -175,24 +179,21 @@ class TransitionView(ApiView):
     )
     def post(self, request: Request, pk: int) -> Response:
         incident = self.visible_incident(pk)
-        serializer = TransitionSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        target = self.validated(TransitionSerializer)["to"]
         if not permissions.can_transition(self.user, incident):
             raise PermissionDenied("Only responders may change an incident's status.")
         version = expected_version(request) if request.headers.get("If-Match") else None
-        target = serializer.validated_data["to"]
         transition = next((move for move in transitions_from(incident.status) if move.target == target), None)
         if transition is None:
             raise self.conflict(incident, target)
         try:
-            incident = incident_transition(incident, actor=self.user, name=transition.name, expected_version=version)
+            incident_transition(incident, actor=self.user, name=transition.name, expected_version=version)
         except StaleIncidentError as stale:
             raise PreconditionFailed() from stale
         except DjangoValidationError as error:
             # Someone else moved it between our read and the service's locked one.
             raise self.conflict(self.visible_incident(pk), target) from error
-        incident = self.visible_incident(incident.pk)
-        return Response(IncidentSerializer(incident).data, headers={"ETag": etag(incident)})
+        return self.incident_answer(pk)
 
     @staticmethod
     def conflict(incident: Incident, target: str) -> Conflict:
@@ -214,9 +215,7 @@ class CommentListView(ApiView):
                    responses={201: CommentSerializer, **problem_responses(400, 401, 403, 404, 429)})
     def post(self, request: Request, pk: int) -> Response:
         incident = self.visible_incident(pk)
-        serializer = CommentCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        comment = comment_add(incident, author=self.user, **serializer.validated_data)
+        comment = comment_add(incident, author=self.user, **self.validated(CommentCreateSerializer))
         return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
 
 
