@@ -5,6 +5,7 @@ and the alert groups they have open (AlertGroup), one incident each.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -61,10 +62,17 @@ class AlertIntegration(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        mapping = self.severity_map
+        if not isinstance(mapping, dict) or not all(
+                isinstance(value, int) and value in Severity.values for value in mapping.values()):
+            raise ValidationError({"severity_map": "Map each label value to a severity number from 1 to 4, "
+                                                   "e.g. {\"critical\": 1, \"warning\": 3}."})
+        self.severity_map = {str(name).strip().lower(): value for name, value in mapping.items()}
+
     def severity_for(self, value: object) -> int:
         """The severity a label value maps to, else the default."""
-        mapped = self.severity_map.get(str(value).strip().lower()) if isinstance(self.severity_map, dict) else None
-        return mapped if mapped in Severity.values else self.default_severity
+        return self.severity_map.get(str(value).strip().lower(), self.default_severity)
 
 
 class AlertGroup(models.Model):

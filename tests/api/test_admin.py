@@ -58,3 +58,15 @@ def test_alert_groups_are_listed_read_only(admin_client):
     response = admin_client.get(reverse("admin:api_alertgroup_changelist"))
     assert response.status_code == 200 and "{}:{a=&quot;b&quot;}" in response.content.decode()
     assert admin_client.get(reverse("admin:api_alertgroup_add")).status_code == 403
+
+
+@pytest.mark.parametrize("mapping", ['["critical"]', '{"critical": 9}', '{"critical": "high"}'])
+def test_a_severity_map_that_maps_to_no_severity_is_refused(admin_client, mapping):
+    response = added(admin_client, severity_map=mapping)
+    assert "Map each label value to a severity number from 1 to 4" in response.content.decode()
+    assert not AlertIntegration.objects.exists()
+
+
+def test_severity_map_keys_are_matched_regardless_of_case(admin_client):
+    added(admin_client, severity_map='{"Critical": 1}')
+    assert AlertIntegration.objects.get().severity_for(" CRITICAL ") == 1
