@@ -11,9 +11,14 @@ operation's strategy is driven by Hypothesis directly.)
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -58,10 +63,25 @@ def tokens(settings) -> dict[str, str]:
     }
 
 
+@pytest.fixture
+def app() -> Iterator[Any]:
+    """
+    The WSGI application, serving inside the test's transaction: like Django's test
+    client, it must not close the connection at the end of each request (which would
+    end the transaction, and with it the test's data, on PostgreSQL).
+    """
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    try:
+        yield get_wsgi_application()
+    finally:
+        for signal in (request_started, request_finished):
+            signal.connect(close_old_connections)
+
+
 @pytest.mark.parametrize("role", ["reporter", "responder"])
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-def test_no_operation_fails_or_breaks_its_schema(tokens, role, mode):
-    app = get_wsgi_application()
+def test_no_operation_fails_or_breaks_its_schema(app, tokens, role, mode):
     schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", app)
     operations = [result.ok() for result in schema.get_all_operations() if isinstance(result, Ok)]
     assert len(operations) == 12
