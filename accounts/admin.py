@@ -11,8 +11,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.admin import register_target_models
 
-from .models import User
-from .services import second_factor_remove, user_delete, user_password_replaced, user_save
+from .models import ApiToken, User
+from .services import api_token_revoke, second_factor_remove, user_delete, user_password_replaced, user_save
 from .types import request_user
 
 register_target_models(User)
@@ -70,3 +70,35 @@ class UserAdmin(DjangoUserAdmin):
             if user is not None and User.objects.filter(pk=user.pk).exclude(password=user.password).exists():
                 user_password_replaced(user, actor=request_user(request))
         return response
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """
+    Every personal API token, to find and revoke one that leaked. The secret is never
+    here (only its first characters); tokens are made by their owners on the security page.
+    """
+
+    list_display = ("name", "user", "prefix", "scope", "created_at", "expires_at", "last_used_at", "revoked_at")
+    list_filter = ("scope", ("revoked_at", admin.EmptyFieldListFilter))
+    list_select_related = ("user",)
+    search_fields = ("name", "user__username", "prefix")
+    fields = list_display
+    readonly_fields = list_display
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected tokens", permissions=["view"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        actor = request_user(request)
+        for token in queryset:
+            api_token_revoke(token, actor=actor)
+        messages.success(request, f"{len(queryset)} token(s) revoked.")

@@ -6,7 +6,7 @@ from django import forms
 from django.conf import settings
 from django_otp.models import Device
 
-from .models import User, time_zone_names
+from .models import TokenScope, User, time_zone_names
 from .services import otp_verify
 
 CODE_HELP = "The 6-digit code your authenticator app shows now, or one of your backup codes."
@@ -83,3 +83,14 @@ class PreferencesForm(forms.ModelForm):
         if not self.instance.is_staff:
             del self.fields["notify_assigned"]
             del self.fields["notify_major"]
+
+
+class ApiTokenForm(forms.Form):
+    """A new personal access token: what it is for, what it may do, and how long it lives."""
+
+    EXPIRY_CHOICES = [(7, "7 days"), (30, "30 days"), (90, "90 days"), (365, "1 year")]
+
+    name = forms.CharField(max_length=80, help_text="What the token is for, e.g. “nightly report script”.")
+    scope = forms.ChoiceField(choices=TokenScope.choices, initial=TokenScope.READ,
+                              help_text="A read-only token cannot change anything, whatever your own rights.")
+    expires_in_days = forms.TypedChoiceField(label="Expires in", choices=EXPIRY_CHOICES, coerce=int, initial=30)

@@ -6,6 +6,7 @@ from functools import cache
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 
 from common.text import clean_plain_text
 
@@ -45,6 +46,10 @@ class User(AbstractUser):
     notify_assigned = models.BooleanField("e-mail me when an incident is assigned to me", default=True)
     notify_status = models.BooleanField("e-mail me when the status of an incident I reported changes", default=True)
     notify_comments = models.BooleanField("e-mail me about new comments on incidents I reported", default=True)
+    # An account that an alert integration acts through (api.models.AlertIntegration): it
+    # has no usable password, so nobody signs in as it, and it may move the incidents it
+    # reported itself through the workflow (a resolved alert resolves its incident).
+    is_service_account = models.BooleanField(default=False, editable=False)
     notify_major = models.BooleanField("e-mail me about every incident reported as, or raised to, SEV1 or SEV2 (responders)",
                                        default=True)
 
@@ -56,3 +61,53 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
+
+
+class TokenScope(models.TextChoices):
+    READ = "read", "Read only"
+    READ_WRITE = "read_write", "Read and write"
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def usable(self) -> ApiTokenQuerySet:
+        """Tokens that still authenticate: not revoked, not expired, and of an active account."""
+        return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now(), user__is_active=True)
+
+
+class ApiToken(models.Model):
+    """
+    A personal access token for the REST API. It acts with its owner's rights, never
+    more (a read-only one not even those). Only a SHA-256 digest of the secret is kept:
+    the secret is long and random, so the digest alone cannot be guessed back, and a
+    lookup by digest needs no per-row work. `prefix` (the secret's first characters)
+    lets a person tell their tokens apart without the secret.
+    """
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=80)
+    prefix = models.CharField(max_length=12, editable=False)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    scope = models.CharField(max_length=12, choices=TokenScope.choices, default=TokenScope.READ)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(scope__in=TokenScope.values), name="api_token_scope_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == TokenScope.READ_WRITE

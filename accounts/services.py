@@ -1,14 +1,17 @@
 """
 State changes of an account: its credentials (the second factor, backup codes and the
 password), the account itself as administrators create, change and delete it, and
-the preferences users set for themselves. Each one is audited in its own transaction; the account holder is told by e-mail of
+the preferences users set for themselves, and personal access tokens for the API.
+Each one is audited in its own transaction; the account holder is told by e-mail of
 credential changes, so a change they did not make does not go unnoticed.
 """
 from __future__ import annotations
 
 import datetime
+import hashlib
 import math
 import re
+import secrets
 from collections.abc import Iterable
 from functools import partial
 from typing import Any
@@ -26,8 +29,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import Action
 from audit.services import audit_record
+from common.text import clean_plain_text
 
-from .models import User
+from .models import ApiToken, User
 
 BACKUP_CODE_COUNT = 10
 TOTP_DEVICE_NAME = "Authenticator app"
@@ -266,3 +270,64 @@ def user_preferences_update(user: User, *, actor: User, **values: Any) -> User:
         user.save(update_fields=list(changed))
         audit_record(Action.USER_CHANGED, actor=actor, target=user, changes=diff)
     return user
+
+
+# Personal access tokens: "itk_" and 43 URL-safe characters (256 random bits).
+API_TOKEN_PREFIX = "itk_"
+API_TOKEN_MAX_DAYS = 366
+# last_used_at is refreshed at most this often, so a busy token does not write its row on every request.
+API_TOKEN_USE_RESOLUTION = datetime.timedelta(minutes=1)
+
+
+def api_token_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()
+
+
+def api_token_create(
+    user: User, *, name: str, scope: str, expires_at: datetime.datetime, second_factor_verified: bool
+) -> tuple[ApiToken, str]:
+    """
+    Mint a personal access token for `user` and return it with its secret, which exists
+    only in this return value: the row keeps a digest. Staff must have verified a second
+    factor in the session that asks, since the token then works without one.
+    """
+    if (user.is_staff or user.is_superuser) and not second_factor_verified:
+        raise ValidationError("Staff accounts need a verified second factor to create an API token.")
+    now = timezone.now()
+    if not now < expires_at <= now + datetime.timedelta(days=API_TOKEN_MAX_DAYS):
+        raise ValidationError({"expires_at": f"Choose an expiry in the future, at most {API_TOKEN_MAX_DAYS} days away."})
+    secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user=user, name=clean_plain_text(name), scope=scope, expires_at=expires_at,
+                     prefix=secret[:len(API_TOKEN_PREFIX) + 4], digest=api_token_digest(secret))
+    token.full_clean()
+    with transaction.atomic():
+        token.save(force_insert=True)
+        audit_record(Action.API_TOKEN_CREATED, actor=user, target=user,
+                     changes={"token": [None, token.name], "scope": [None, token.scope],
+                              "expires_at": [None, token.expires_at]})
+    security_notice_send(user, change=f"An API token named “{token.name}” was created.")
+    return token, secret
+
+
+def api_token_revoke(token: ApiToken, *, actor: User) -> ApiToken:
+    """Stop `token` working from now on; revoking it again changes nothing."""
+    with transaction.atomic():
+        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        if revoked:
+            audit_record(Action.API_TOKEN_REVOKED, actor=actor, target=token.user, changes={"token": [token.name, None]})
+    token.refresh_from_db()
+    return token
+
+
+def api_token_authenticate(secret: str) -> ApiToken | None:
+    """The usable token with this secret (its owner loaded), noting that it was used; None for any other string."""
+    if not secret.startswith(API_TOKEN_PREFIX):
+        return None
+    token = ApiToken.objects.usable().select_related("user").filter(digest=api_token_digest(secret)).first()
+    if token is None:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= API_TOKEN_USE_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token

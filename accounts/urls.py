@@ -15,6 +15,8 @@ urlpatterns = [
     path("security/enrol/confirm/", views.EnrolmentConfirmView.as_view(), name="enrol_confirm"),
     path("security/backup-codes/", views.BackupCodesRegenerateView.as_view(), name="backup_codes"),
     path("security/remove/", views.SecondFactorRemoveView.as_view(), name="otp_remove"),
+    path("security/tokens/", views.ApiTokenCreateView.as_view(), name="api_token_create"),
+    path("security/tokens/<int:pk>/revoke/", views.ApiTokenRevokeView.as_view(), name="api_token_revoke"),
     path("security/password/", views.PasswordChangeView.as_view(), name="password_change"),
     path("password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("password-reset/sent/",

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import hashlib
 import logging
 from base64 import b32encode
@@ -16,8 +17,9 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse_lazy
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.safestring import SafeString, mark_safe
 from django.views import View
@@ -32,9 +34,11 @@ from audit.middleware import client_ip
 from audit.models import Action
 
 from . import twostep
-from .forms import EnrolmentConfirmForm, PreferencesForm, ReauthenticateForm, SignInCodeForm
-from .models import User
+from .forms import ApiTokenForm, EnrolmentConfirmForm, PreferencesForm, ReauthenticateForm, SignInCodeForm
+from .models import ApiToken, User
 from .services import (
+    api_token_create,
+    api_token_revoke,
     backup_codes_regenerate,
     password_set,
     second_factor_remove,
@@ -125,6 +129,9 @@ class SecurityView(LoginRequiredMixin, TemplateView):
             required=user.is_staff or user.is_superuser,
             reauth_form=kwargs.get("reauth_form") or ReauthenticateForm(user=user),
             password_form=kwargs.get("password_form") or PasswordChangeForm(user),
+            api_tokens=user.api_tokens.all(),
+            api_token_form=kwargs.get("api_token_form") or ApiTokenForm(),
+            can_create_api_token=not (user.is_staff or user.is_superuser) or twostep.is_verified(user),
         )
         if pending is not None:
             secret = b32encode(pending.bin_key).decode()
@@ -192,6 +199,34 @@ class SecondFactorRemoveView(SecurityActionView):
         second_factor_remove(self.user, actor=self.user)
         messages.success(request, "Two-factor sign-in is off." + (
             " Staff must set it up again before continuing." if self.user.is_staff or self.user.is_superuser else ""))
+        return redirect("accounts:security")
+
+
+class ApiTokenCreateView(SecurityActionView):
+    """Creates a personal access token and shows its secret in this one response."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = ApiTokenForm(request.POST)
+        if form.is_valid():
+            expires_at = timezone.now() + datetime.timedelta(days=form.cleaned_data["expires_in_days"])
+            try:
+                token, secret = api_token_create(
+                    self.user, name=form.cleaned_data["name"], scope=form.cleaned_data["scope"], expires_at=expires_at,
+                    second_factor_verified=twostep.is_verified(self.user),
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, f"API token “{token.name}” created. Copy it now: it is not shown again.")
+                return self.page(new_api_token=secret)
+        return self.page(status=400, api_token_form=form)
+
+
+class ApiTokenRevokeView(SecurityActionView):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        token = get_object_or_404(ApiToken, pk=pk, user=self.user)
+        api_token_revoke(token, actor=self.user)
+        messages.success(request, f"API token “{token.name}” revoked.")
         return redirect("accounts:security")
 
 

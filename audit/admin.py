@@ -60,7 +60,7 @@ class AuditLogAdmin(admin.ModelAdmin):
     actions = None
     fields = (
         "sequence", "created_at", "actor_username", "actor_id", "action", "target_type", "target_id", "target_label",
-        "changes_display", "ip_address", "user_agent", "previous_hash", "entry_hash",
+        "changes_display", "ip_address", "user_agent", "via", "previous_hash", "entry_hash",
     )
     readonly_fields = fields
 

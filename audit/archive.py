@@ -24,7 +24,7 @@ from .models import AuditLog
 FORMATS = ("jsonl", "csv")
 COLUMNS = (
     "sequence", "created_at", "actor_id", "actor_username", "action", "target_type", "target_id", "target_label",
-    "changes", "ip_address", "user_agent", "previous_hash", "entry_hash",
+    "changes", "ip_address", "user_agent", "via", "previous_hash", "entry_hash",
 )
 
 
@@ -66,7 +66,7 @@ def write_archive(rows: Iterable[AuditLog], stream: TextIOBase, *, file_format: 
     for row in rows:
         record = archive_record(row)
         if writer is not None:
-            writer.writerow([_csv_cell(record[column]) for column in COLUMNS])
+            writer.writerow([_csv_cell(record.get(column, "")) for column in COLUMNS])
         else:
             stream.write(json.dumps(record, sort_keys=True, ensure_ascii=False, cls=DjangoJSONEncoder) + "\n")
         first = row.sequence if first is None else first

@@ -38,6 +38,11 @@ class Action(models.TextChoices):
     OTP_REMOVED = "otp.removed", "Second factor removed"
     OTP_FAILED = "otp.failed", "Second factor failed"
     OTP_BACKUP_CODES_REGENERATED = "otp.backup_codes_regenerated", "Backup codes regenerated"
+    API_TOKEN_CREATED = "api_token.created", "API token created"
+    API_TOKEN_REVOKED = "api_token.revoked", "API token revoked"
+    ALERT_REPEATED = "alert.repeated", "Alert repeated"
+    ALERT_INTEGRATION_CREATED = "alert_integration.created", "Alert integration created"
+    ALERT_INTEGRATION_CHANGED = "alert_integration.changed", "Alert integration changed"
     AUDIT_EXPORTED = "audit.exported", "Audit log exported"
     AUDIT_PRUNED = "audit.pruned", "Audit log pruned"
 
@@ -100,6 +105,8 @@ class AuditLog(models.Model):
     changes = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder, editable=False)
     ip_address = models.GenericIPAddressField(null=True, blank=True, editable=False)
     user_agent = models.CharField(max_length=500, blank=True, editable=False)
+    # The channel when not the web pages, e.g. "API token “deploy”" (audit.context.RequestOrigin.via).
+    via = models.CharField(max_length=200, blank=True, editable=False)
     # Unique: two rows can never claim the same predecessor, whatever the writers do.
     previous_hash = models.CharField(max_length=64, unique=True, editable=False)
     entry_hash = models.CharField(max_length=64, unique=True, editable=False)
@@ -119,8 +126,12 @@ class AuditLog(models.Model):
         return f"#{self.sequence} {self.action} {self.target_label}".strip()
 
     def content(self) -> dict[str, Any]:
-        """The fields the hash covers, in a form that serialises identically every time."""
+        """
+        The fields the hash covers, in a form that serialises identically every time.
+        `via` came later and is covered only when set, so rows written before it keep their hashes.
+        """
         return {
+            **({"via": self.via} if self.via else {}),
             "sequence": self.sequence,
             # Databases hand timestamps back in UTC; the hash must not depend on the zone they were written in.
             "created_at": self.created_at.astimezone(datetime.timezone.utc).isoformat(),

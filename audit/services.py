@@ -116,7 +116,7 @@ def audit_record(
     Append one row to the audit chain. Call it inside the transaction of the change it
     records, so that the row exists exactly when the change does. `actor` None (or an
     anonymous user) means the system. The source address and user agent come from the
-    request being served, if any.
+    request being served, if any, and so does the channel it came through (`via`).
     """
     origin = current_origin.get()
     user = actor if isinstance(actor, AbstractBaseUser) else None
@@ -135,6 +135,7 @@ def audit_record(
             changes=_normalised_changes(changes or {}),
             ip_address=_normalised_ip(origin.ip_address),
             user_agent=_clean_text(origin.user_agent)[:MAX_USER_AGENT_LENGTH],
+            via=_clean_text(origin.via)[:200],
             previous_hash=previous_hash,
         )
         entry.entry_hash = entry.compute_hash()

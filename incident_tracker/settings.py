@@ -53,9 +53,13 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "axes",
     "csp",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "audit",
     "incidents",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -326,3 +330,39 @@ else:
 # --- Operations ---------------------------------------------------------------------
 # /metrics answers only with this bearer token; unset means no metrics endpoint at all.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# --- REST API -----------------------------------------------------------------------
+# /api/v1/ (api/README.md). Sessions (with CSRF) or personal access tokens; every error
+# is application/problem+json; each token (or signed-in user) may make API_RATE_PER_MINUTE
+# requests a minute, counted in the shared cache so every worker sees the same count.
+API_RATE_PER_MINUTE = env.int("API_RATE_PER_MINUTE", default=120)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.BearerTokenAuthentication",
+        "api.authentication.ApiSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.TokenScopePermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.PerTokenThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.problems.problem_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Incident Tracker API",
+    "DESCRIPTION": "Incidents, comments, workflow and alert ingestion. See docs/api.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "IncidentStatusEnum": "incidents.workflow.Status",
+        "SeverityEnum": "incidents.models.Severity",
+        "AlertStatusEnum": ["firing", "resolved"],
+    },
+}
+# The largest alert delivery accepted, in bytes; a bigger body is refused with 413.
+ALERT_MAX_BODY_BYTES = env.int("ALERT_MAX_BODY_BYTES", default=1_048_576)

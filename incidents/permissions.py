@@ -39,7 +39,8 @@ def can_write_internal_note(user: User) -> bool:
 
 
 def can_transition(user: User, incident: Incident) -> bool:
-    return user.is_staff
+    """Responders; and a monitoring integration's service account for the incidents its alerts opened."""
+    return user.is_staff or (user.is_service_account and incident.reporter_id == user.pk)
 
 
 def can_manage_attachments(user: User) -> bool:

@@ -194,7 +194,7 @@ class IncidentDetailView(VisibleIncidentMixin, DetailView):
             transitions=transitions_from(incident.status) if permissions.can_transition(user, incident) else [],
             can_edit=permissions.can_edit(user, incident),
             timeline=AuditLog.objects.for_target(incident._meta.label_lower, incident.pk).visible_to(user).only(
-                "created_at", "actor_username", "action", "changes"
+                "created_at", "actor_username", "action", "changes", "via"
             ),
             can_take=permissions.can_triage(user) and incident.assignee_id != user.pk,
         )

@@ -167,3 +167,17 @@ def test_two_rows_can_never_claim_the_same_predecessor():
     fork.entry_hash = fork.compute_hash()
     with pytest.raises(DatabaseError), transaction.atomic():
         fork.save(force_insert=True)
+
+
+def test_the_channel_is_recorded_and_hashed_only_when_set():
+    plain = audit_record(Action.SIGNED_OUT, actor=None)
+    assert plain.via == "" and "via" not in plain.content()
+    token = current_origin.set(RequestOrigin(ip_address="203.0.113.7", via="API token “nightly”"))
+    try:
+        row = reloaded(audit_record(Action.SIGNED_OUT, actor=None))
+    finally:
+        current_origin.reset(token)
+    assert row.via == "API token “nightly”" and row.content()["via"] == row.via
+    assert row.entry_hash == row.compute_hash()
+    row.via = "API token “other”"
+    assert row.compute_hash() != row.entry_hash

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework.request import Request
+from rest_framework.throttling import SimpleRateThrottle
+
+from accounts.models import ApiToken
+
+
+class PerTokenThrottle(SimpleRateThrottle):
+    """
+    API_RATE_PER_MINUTE requests a minute per token (per user for the browser session,
+    per address before authentication), counted in the shared cache so every worker and
+    instance counts together. Past it: 429 with Retry-After.
+    """
+
+    scope = "token"
+
+    def get_rate(self) -> str:
+        return f"{settings.API_RATE_PER_MINUTE}/min"
+
+    def get_cache_key(self, request: Request, view: Any) -> str:
+        if isinstance(request.auth, ApiToken):
+            ident = f"token-{request.auth.pk}"
+        elif request.user and request.user.is_authenticated:
+            ident = f"user-{request.user.pk}"
+        else:
+            ident = f"address-{self.get_ident(request)}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}

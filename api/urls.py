@@ -1,0 +1,20 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from . import alerts, views
+from .docs import ApiDocsView
+
+# Named without an app namespace: drf-spectacular and the security page refer to them directly.
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", ApiDocsView.as_view(), name="api-docs"),
+    path("incidents/", views.IncidentListView.as_view(), name="api-incidents"),
+    path("incidents/<int:pk>/", views.IncidentDetailView.as_view(), name="api-incident"),
+    path("incidents/<int:pk>/transitions/", views.TransitionView.as_view(), name="api-incident-transitions"),
+    path("incidents/<int:pk>/comments/", views.CommentListView.as_view(), name="api-incident-comments"),
+    path("incidents/<int:pk>/timeline/", views.TimelineView.as_view(), name="api-incident-timeline"),
+    path("categories/", views.CategoryListView.as_view(), name="api-categories"),
+    path("me/", views.MeView.as_view(), name="api-me"),
+    path("alerts/alertmanager/", alerts.AlertmanagerView.as_view(), name="api-alerts-alertmanager"),
+    path("alerts/generic/", alerts.GenericAlertView.as_view(), name="api-alerts-generic"),
+]
