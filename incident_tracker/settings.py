@@ -6,6 +6,7 @@ file) through one `environ.Env`; `.env.example` lists every variable. The defaul
 the safe production ones: DEBUG off, secure cookies, no SECRET_KEY. Development turns
 DEBUG on explicitly (`make run` does).
 """
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -124,6 +125,16 @@ else:
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# The proxies (addresses or CIDR networks) whose X-Forwarded-For entries are believed
+# (audit.middleware.client_ip); empty believes nobody's. Render: 10.0.0.0/8; nginx on
+# the same host: 127.0.0.1 (DEPLOYMENT.md). A value that is no network stops the start.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _network in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_network!r} is not an IP address or network.") from None
 
 # --- Authentication -----------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
