@@ -12,7 +12,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from audit.admin import register_target_models
 
 from .models import User
-from .services import second_factor_remove, user_delete, user_password_replaced, user_save
+from .services import enrolment_link_issue, second_factor_remove, user_delete, user_password_replaced, user_save
 from .types import request_user
 
 register_target_models(User)
@@ -25,7 +25,7 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("is_staff", "is_superuser", "is_active", "groups")
     search_fields = ("username", "email", "first_name", "last_name")
     show_full_result_count = False
-    actions = ["reset_second_factor"]
+    actions = ["reset_second_factor", "send_enrolment_link"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
@@ -42,6 +42,24 @@ class UserAdmin(DjangoUserAdmin):
         for user in queryset:
             second_factor_remove(user, actor=actor)
         messages.success(request, f"Two-factor sign-in reset for {len(queryset)} user(s); each was told by e-mail.")
+
+    @admin.action(description="E-mail a two-factor enrolment link to selected users", permissions=["change"])
+    def send_enrolment_link(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        """
+        Staff set up an authenticator only through such a link; it goes to the address
+        on the account, never to the administrator, who would otherwise hold the means
+        to enrol in someone else's name.
+        """
+        actor = request_user(request)
+        without_address = [user.get_username() for user in queryset if not user.email]
+        sent = [user for user in queryset if user.email]
+        for user in sent:
+            enrolment_link_issue(user, actor=actor)
+        if sent:
+            messages.success(request, f"Enrolment link e-mailed to {len(sent)} user(s).")
+        if without_address:
+            messages.warning(request, "No e-mail address, so no link for: " + ", ".join(without_address)
+                             + ". Add an address, or have an operator run manage.py enrolment_link USERNAME.")
 
     def save_model(self, request: HttpRequest, obj: User, form: ModelForm, change: bool) -> None:
         """

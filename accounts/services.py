@@ -7,8 +7,10 @@ credential changes, so a change they did not make does not go unnoticed.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import math
 import re
+import secrets
 from collections.abc import Iterable
 from functools import partial
 from typing import Any
@@ -19,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -27,7 +30,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from audit.models import Action
 from audit.services import audit_record
 
-from .models import User
+from .models import EnrolmentLink, User
 
 BACKUP_CODE_COUNT = 10
 TOTP_DEVICE_NAME = "Authenticator app"
@@ -81,6 +84,60 @@ def otp_verify(user: User, *, token: str) -> Device:
         wait = max(1, math.ceil((details["locked_until"] - timezone.now()).total_seconds()))
         raise ValidationError(f"Too many wrong codes in a row. Wait {wait} seconds, then try again.", code="throttled")
     raise ValidationError(INVALID_CODE_MESSAGE, code="invalid")
+
+
+ENROLMENT_LINK_INVALID = ("This enrolment link cannot be used: it has expired, was used already, or belongs to another "
+                          "account. Ask an administrator for a new one, or send yourself one from the security page.")
+
+
+def _token_hash(token: str) -> str:
+    """Link secrets are 256-bit random values: a plain SHA-256 is enough to keep them out of the table."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def enrolment_link_url(token: str) -> str:
+    return settings.SITE_URL + reverse("accounts:enrol_link", kwargs={"token": token})
+
+
+def enrolment_link_issue(user: User, *, actor: User | None) -> str:
+    """
+    Give `user` a one-time link to set up an authenticator, valid ENROLMENT_LINK_HOURS,
+    and e-mail it to the account's own address. `actor` is the administrator who issued
+    it, the user asking for it themself, or None for an operator's command. Earlier
+    unused links stop working. Returns the link's secret (the command prints the link).
+    """
+    token = secrets.token_urlsafe(32)
+    expires_at = timezone.now() + datetime.timedelta(hours=settings.ENROLMENT_LINK_HOURS)
+    with transaction.atomic():
+        EnrolmentLink.objects.filter(user=user).usable().delete()
+        EnrolmentLink.objects.create(user=user, token_hash=_token_hash(token), expires_at=expires_at,
+                                     issued_by=actor if actor is not None and actor.pk != user.pk else None)
+        audit_record(Action.OTP_ENROLMENT_LINK_ISSUED, actor=actor, target=user,
+                     changes={"expires_at": expires_at, "mailed_to": user.email})
+        if user.email:
+            body = render_to_string("accounts/email/enrolment_link.txt", {
+                "user": user, "url": enrolment_link_url(token), "expires_at": expires_at,
+            })
+            transaction.on_commit(partial(
+                send_mail, "Set up two-factor sign-in for the Incident Tracker", body, settings.DEFAULT_FROM_EMAIL,
+                [user.email], fail_silently=True,
+            ))
+    return token
+
+
+def enrolment_link_redeem(user: User, *, token: str) -> TOTPDevice:
+    """
+    Use up `user`'s enrolment link and start a new authenticator for them. A link that
+    has expired, was used, or is someone else's raises ValidationError and changes nothing.
+    """
+    with transaction.atomic():
+        link = EnrolmentLink.objects.select_for_update().usable().filter(user=user, token_hash=_token_hash(token)).first()
+        if link is None:
+            raise ValidationError(ENROLMENT_LINK_INVALID, code="invalid_link")
+        link.used_at = timezone.now()
+        link.save(update_fields=["used_at"])
+        audit_record(Action.OTP_ENROLMENT_LINK_USED, actor=user, target=user)
+        return totp_device_start(user)
 
 
 def totp_device_start(user: User) -> TOTPDevice:

@@ -36,6 +36,8 @@ from .forms import EnrolmentConfirmForm, PreferencesForm, ReauthenticateForm, Si
 from .models import User
 from .services import (
     backup_codes_regenerate,
+    enrolment_link_issue,
+    enrolment_link_redeem,
     password_set,
     second_factor_remove,
     totp_device_confirm,
@@ -117,12 +119,13 @@ class SecurityView(LoginRequiredMixin, TemplateView):
         user = request_user(self.request)
         context = super().get_context_data(**kwargs)
         confirmed = TOTPDevice.objects.devices_for_user(user, confirmed=True).first()
-        pending = None if confirmed else TOTPDevice.objects.devices_for_user(user, confirmed=False).first()
+        pending = None if confirmed else twostep.enrolment_device(self.request, user)
         context.update(
             device=confirmed,
             pending=pending,
             backup_codes_left=StaticToken.objects.filter(device__user=user, device__confirmed=True).count(),
             required=user.is_staff or user.is_superuser,
+            may_enrol=twostep.may_enrol_at_will(user),
             reauth_form=kwargs.get("reauth_form") or ReauthenticateForm(user=user),
             password_form=kwargs.get("password_form") or PasswordChangeForm(user),
         )
@@ -154,13 +157,16 @@ class SecurityActionView(LoginRequiredMixin, View):
 
 class EnrolmentStartView(SecurityActionView):
     def post(self, request: HttpRequest) -> HttpResponse:
-        totp_device_start(self.user)
+        if not twostep.may_enrol_at_will(self.user):
+            messages.error(request, NEEDS_ENROLMENT_LINK)
+            return redirect("accounts:security")
+        twostep.enrolment_begin(request, device=totp_device_start(self.user))
         return redirect("accounts:security")
 
 
 class EnrolmentConfirmView(SecurityActionView):
     def post(self, request: HttpRequest) -> HttpResponse:
-        device = TOTPDevice.objects.devices_for_user(self.user, confirmed=False).first()
+        device = twostep.enrolment_device(request, self.user)
         if device is None:
             return redirect("accounts:security")
         form = EnrolmentConfirmForm(request.POST)
@@ -173,6 +179,49 @@ class EnrolmentConfirmView(SecurityActionView):
                 twostep.complete(request, user=self.user, device=device)
                 return self.show_codes(codes, "Two-factor sign-in is on. Save your backup codes now.")
         return self.page(status=400, confirm_form=form)
+
+
+NEEDS_ENROLMENT_LINK = ("Staff accounts set up two-factor sign-in through a one-time enrolment link, e-mailed to the "
+                        "account's address or issued by an administrator.")
+ENROLMENT_LINKS_PER_HOUR = 3
+
+
+class EnrolmentLinkRequestView(SecurityActionView):
+    """Staff who may not enrol at will ask for a link, sent only to the address already on their account."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        user = self.user
+        if twostep.may_enrol_at_will(user):
+            return redirect("accounts:security")
+        if not user.email:
+            messages.error(request, "Your account has no e-mail address. Ask an administrator for an enrolment link.")
+        elif _counted(f"enrolment-link:{user.pk}") > ENROLMENT_LINKS_PER_HOUR:
+            messages.error(request, "Enrolment links were sent several times this hour. Use the newest one, "
+                                    "or ask an administrator.")
+        else:
+            enrolment_link_issue(user, actor=user)
+            messages.success(request, "An enrolment link is on its way to the e-mail address of your account.")
+        return redirect("accounts:security")
+
+
+@method_decorator(never_cache, name="dispatch")
+class EnrolmentLinkView(LoginRequiredMixin, TemplateView):
+    """
+    The page an enrolment link opens, for the account it was issued to, once signed in.
+    Opening it changes nothing (mail scanners follow links); the button uses it up and
+    starts the authenticator, which only this session can then see and confirm.
+    """
+
+    template_name = "accounts/enrolment_link.html"
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        user = request_user(request)
+        try:
+            device = enrolment_link_redeem(user, token=token)
+        except ValidationError as error:
+            return self.render_to_response(self.get_context_data(error=error.messages[0]), status=400)
+        twostep.enrolment_begin(request, device=device)
+        return redirect("accounts:security")
 
 
 class BackupCodesRegenerateView(SecurityActionView):

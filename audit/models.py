@@ -35,6 +35,8 @@ class Action(models.TextChoices):
     OTP_ENROLLED = "otp.enrolled", "Second factor enrolled"
     OTP_REMOVED = "otp.removed", "Second factor removed"
     OTP_FAILED = "otp.failed", "Second factor failed"
+    OTP_ENROLMENT_LINK_ISSUED = "otp.enrolment_link_issued", "Enrolment link issued"
+    OTP_ENROLMENT_LINK_USED = "otp.enrolment_link_used", "Enrolment link used"
     OTP_BACKUP_CODES_REGENERATED = "otp.backup_codes_regenerated", "Backup codes regenerated"
     AUDIT_EXPORTED = "audit.exported", "Audit log exported"
     AUDIT_PRUNED = "audit.pruned", "Audit log pruned"

@@ -179,6 +179,10 @@ OTP_STATIC_THROTTLE_FACTOR = 1
 # a superuser could otherwise copy someone's second factor.
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
+# Staff set up a second factor only through a one-time link (e-mailed, or issued by an
+# administrator), valid this many hours.
+ENROLMENT_LINK_HOURS = env.int("ENROLMENT_LINK_HOURS", default=24)
+
 # Password reset: requests per client address, and mails per e-mail address, per hour.
 PASSWORD_RESET_REQUESTS_PER_HOUR = env.int("PASSWORD_RESET_REQUESTS_PER_HOUR", default=10)
 PASSWORD_RESET_MAILS_PER_ADDRESS_PER_HOUR = env.int("PASSWORD_RESET_MAILS_PER_ADDRESS_PER_HOUR", default=3)

@@ -12,6 +12,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.services import enrolment_link_issue
 from audit.models import Action, AuditLog
 from tests.factories import DEFAULT_PASSWORD, make_backup_codes, make_totp_device, totp_code
 
@@ -73,9 +74,10 @@ def test_enrolment_pages_refuse_get_for_actions(reporter_client):
         assert reporter_client.get(reverse(f"accounts:{name}")).status_code == 405
 
 
-def test_staff_enrol_then_reach_the_site(client, responder):
+def test_staff_enrol_through_a_link_then_reach_the_site(client, responder):
     client.force_login(responder)
-    client.post(reverse("accounts:enrol_start"))
+    token = enrolment_link_issue(responder, actor=None)
+    client.post(reverse("accounts:enrol_link", kwargs={"token": token}))
     device = TOTPDevice.objects.get(user=responder)
     client.post(reverse("accounts:enrol_confirm"), {"code": totp_code(device)})
     assert client.get(reverse("incidents:list")).status_code == 200

@@ -43,6 +43,8 @@ MATRIX: dict[str, tuple[str, str]] = {
     "accounts:preferences":               ("L 200 200 200 200 E C", ""),
     "accounts:enrol_start":               ("L 405 405 405 405 405 405", ""),
     "accounts:enrol_confirm":             ("L 405 405 405 405 405 405", ""),
+    "accounts:enrol_link":                ("L 200 200 200 200 200 200", "token"),
+    "accounts:enrol_link_request":        ("L 405 405 405 405 405 405", ""),
     "accounts:backup_codes":              ("L 405 405 405 405 E C", ""),
     "accounts:otp_remove":                ("L 405 405 405 405 E C", ""),
     "accounts:password_change":           ("L 405 405 405 405 E C", ""),
@@ -81,6 +83,7 @@ def world(db) -> dict[str, object]:
 def address(name: str, kind: str, incident: Incident) -> str:
     args: dict[str, list[object]] = {
         "": [], "incident": [incident.pk], "transition": [incident.pk, "start"], "reset": ["MQ", "set-password"],
+        "token": ["not-a-real-link"],
     }
     return reverse(name, args=args[kind])
 
