@@ -4,18 +4,48 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.admin import register_target_models
 
-from .models import User
+from .models import BackupCodeDevice, User
 from .services import enrolment_link_issue, second_factor_remove, user_delete, user_password_replaced, user_save
 from .types import request_user
 
 register_target_models(User)
+
+
+@admin.register(BackupCodeDevice)
+class BackupCodeDeviceAdmin(admin.ModelAdmin):
+    """
+    Who has backup codes and how many are left. The codes exist only as hashes, so there
+    is nothing to show; removing them goes through the audited reset action on users.
+    """
+
+    list_display = ("user", "name", "confirmed", "codes_left", "last_used_at")
+    list_select_related = ("user",)
+    fields = ("user", "name", "confirmed", "codes_left", "created_at", "last_used_at")
+    readonly_fields = fields
+    search_fields = ("user__username",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[BackupCodeDevice]:
+        return super().get_queryset(request).annotate(left=Count("codes"))
+
+    @admin.display(description="Codes left", ordering="left")
+    def codes_left(self, device: BackupCodeDevice) -> int:
+        return int(getattr(device, "left", 0))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: BackupCodeDevice | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: BackupCodeDevice | None = None) -> bool:
+        return False
 
 
 @admin.register(User)

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import hashlib
+import re
+import secrets
 import zoneinfo
+from base64 import b32encode
 from functools import cache
 
 from django.conf import settings
@@ -8,6 +12,8 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 
 from common.text import clean_plain_text
 
@@ -32,7 +38,8 @@ def name_fields(relation: str) -> list[str]:
     return [f"{relation}__{field}" for field in PERSON_NAME_FIELDS]
 
 
-class User(AbstractUser):
+# django-otp is untyped, so the stubs cannot name the reverse manager BackupCodeDevice adds here.
+class User(AbstractUser):  # type: ignore[django-manager-missing]
     """
     The one user model of the product, swapped in from the first migration so that
     fields can be added later without a painful migration. Staff users are responders;
@@ -89,3 +96,73 @@ class EnrolmentLink(models.Model):
 
     def __str__(self) -> str:
         return f"Enrolment link for {self.user} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+_CODE_SEPARATORS = re.compile(r"[\s-]+")
+# Backup codes: 16 characters of base32, 80 random bits, shown as four groups of four.
+# That much randomness is what lets a fast hash keep them: no stolen copy of the table can
+# be searched back to a code, where the 40 bits of django-otp's static tokens could be.
+BACKUP_CODE_BYTES = 10
+
+
+def normalised_code(token: str) -> str:
+    """A code as typed (any case, spaces or dashes between groups) in the one form that is checked."""
+    return _CODE_SEPARATORS.sub("", token or "").lower()
+
+
+def backup_code_digest(token: str) -> str:
+    return hashlib.sha256(normalised_code(token).encode()).hexdigest()
+
+
+def new_backup_code() -> str:
+    """A fresh code, never all digits (an all-digit code is read as an authenticator code)."""
+    while True:
+        code = b32encode(secrets.token_bytes(BACKUP_CODE_BYTES)).decode().lower()
+        if not code.isdigit():
+            return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
+
+
+class BackupCodeDevice(TimestampMixin, ThrottlingMixin, Device):
+    """
+    A user's single-use backup codes, as a django-otp device. Unlike django-otp's
+    StaticDevice, which keeps its tokens in plain text, only each code's SHA-256 is
+    stored: nobody who can read the database (a backup, an administrator with SQL) can
+    read a code back. Wrong codes slow the device down as the authenticator's do.
+    """
+
+    def get_throttle_factor(self) -> int:
+        return int(getattr(settings, "OTP_STATIC_THROTTLE_FACTOR", 1))
+
+    def verify_token(self, token: object) -> bool:
+        """
+        Check `token` against every remaining code in constant time (each comparison
+        runs, whichever matches), then use the match up with a delete that only one of
+        two concurrent requests can win: the code signs in exactly once.
+        """
+        allowed, _ = self.verify_is_allowed()
+        if not allowed:
+            return False
+        digest = backup_code_digest(str(token))
+        matched = None
+        for code in self.codes.all():
+            if constant_time_compare(code.code_hash, digest):
+                matched = code
+        used = matched is not None and BackupCode.objects.filter(pk=matched.pk).delete()[0] == 1
+        if used:
+            self.throttle_reset(commit=False)
+            self.set_last_used_timestamp(commit=False)
+            self.save()
+        else:
+            self.throttle_increment()
+        return used
+
+
+class BackupCode(models.Model):
+    device = models.ForeignKey(BackupCodeDevice, on_delete=models.CASCADE, related_name="codes")
+    code_hash = models.CharField(max_length=64, editable=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["device", "code_hash"], name="accounts_backup_code_unique")]
+
+    def __str__(self) -> str:
+        return f"Backup code of {self.device}"

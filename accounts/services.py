@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import math
-import re
 import secrets
 from collections.abc import Iterable
 from functools import partial
@@ -24,18 +23,17 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.models import Device
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import Action
 from audit.services import audit_record
 
-from .models import EnrolmentLink, User
+from .models import (BackupCode, BackupCodeDevice, EnrolmentLink, User, backup_code_digest, new_backup_code,
+                     normalised_code)
 
 BACKUP_CODE_COUNT = 10
 TOTP_DEVICE_NAME = "Authenticator app"
 BACKUP_DEVICE_NAME = "Backup codes"
-_SEPARATORS = re.compile(r"[\s-]+")
 
 INVALID_CODE_MESSAGE = "That code is not valid. Enter the 6-digit code your app shows now, or one of your backup codes."
 
@@ -54,13 +52,9 @@ def security_notice_send(user: User, *, change: str) -> None:
     ))
 
 
-def _normalised_code(token: str) -> str:
-    return _SEPARATORS.sub("", token or "").lower()
-
-
-def _device_for_code(user: User, code: str) -> TOTPDevice | StaticDevice | None:
+def _device_for_code(user: User, code: str) -> TOTPDevice | BackupCodeDevice | None:
     """An all-digit code is for the authenticator app; anything else is a backup code."""
-    model: type[TOTPDevice] | type[StaticDevice] = TOTPDevice if code.isdigit() else StaticDevice
+    model: type[TOTPDevice] | type[BackupCodeDevice] = TOTPDevice if code.isdigit() else BackupCodeDevice
     return model.objects.devices_for_user(user, confirmed=True).select_for_update().first()
 
 
@@ -71,7 +65,7 @@ def otp_verify(user: User, *, token: str) -> Device:
     longer before it checks the next one (django-otp's exponential throttling); a
     backup code is consumed when it is accepted.
     """
-    code = _normalised_code(token)
+    code = normalised_code(token)
     with transaction.atomic():
         device = _device_for_code(user, code)
         allowed, details = device.verify_is_allowed() if device else (True, None)
@@ -151,10 +145,11 @@ def totp_device_start(user: User) -> TOTPDevice:
 
 
 def _new_backup_codes(user: User) -> list[str]:
-    device, _ = StaticDevice.objects.get_or_create(user=user, name=BACKUP_DEVICE_NAME, defaults={"confirmed": True})
-    device.token_set.all().delete()
-    codes = [StaticToken.random_token() for _ in range(BACKUP_CODE_COUNT)]
-    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    """Ten new codes, returned to be shown once: only their hashes are stored."""
+    device, _ = BackupCodeDevice.objects.get_or_create(user=user, name=BACKUP_DEVICE_NAME, defaults={"confirmed": True})
+    device.codes.all().delete()
+    codes = [new_backup_code() for _ in range(BACKUP_CODE_COUNT)]
+    BackupCode.objects.bulk_create(BackupCode(device=device, code_hash=backup_code_digest(code)) for code in codes)
     return codes
 
 
@@ -165,7 +160,7 @@ def totp_device_confirm(device: TOTPDevice, *, token: str) -> list[str]:
     """
     user = device.user
     with transaction.atomic():
-        if not device.verify_token(_normalised_code(token)):
+        if not device.verify_token(normalised_code(token)):
             audit_record(Action.OTP_FAILED, actor=user, target=user, changes={"reason": "wrong enrolment code"})
             failed = True
         else:
@@ -200,7 +195,7 @@ def second_factor_remove(user: User, *, actor: User) -> None:
     with transaction.atomic():
         removed = [device.name for device in TOTPDevice.objects.devices_for_user(user)]
         TOTPDevice.objects.devices_for_user(user).delete()
-        StaticDevice.objects.devices_for_user(user).delete()
+        BackupCodeDevice.objects.devices_for_user(user).delete()
         audit_record(Action.OTP_REMOVED, actor=actor, target=user,
                      changes={"devices": removed, "by_administrator": actor.pk != user.pk})
         security_notice_send(user, change="Two-factor sign-in was turned off"

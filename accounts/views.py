@@ -25,7 +25,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, TemplateView
 from django_otp import user_has_device
-from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.middleware import client_ip
@@ -33,7 +32,7 @@ from audit.models import Action
 
 from . import twostep
 from .forms import EnrolmentConfirmForm, PreferencesForm, ReauthenticateForm, SignInCodeForm
-from .models import User
+from .models import BackupCode, User
 from .services import (
     backup_codes_regenerate,
     enrolment_link_issue,
@@ -123,7 +122,7 @@ class SecurityView(LoginRequiredMixin, TemplateView):
         context.update(
             device=confirmed,
             pending=pending,
-            backup_codes_left=StaticToken.objects.filter(device__user=user, device__confirmed=True).count(),
+            backup_codes_left=BackupCode.objects.filter(device__user=user, device__confirmed=True).count(),
             required=user.is_staff or user.is_superuser,
             may_enrol=twostep.may_enrol_at_will(user),
             reauth_form=kwargs.get("reauth_form") or ReauthenticateForm(user=user),

@@ -33,7 +33,7 @@ def link(token: str) -> str:
 
 
 def mailed_token() -> str:
-    found = re.search(r"/accounts/security/enrol/([\w-]+)/", mail.outbox[-1].body)
+    found = re.search(r"/accounts/security/enrol/([\w-]+)/", str(mail.outbox[-1].body))
     assert found, mail.outbox[-1].body
     return found.group(1)
 
@@ -164,7 +164,9 @@ def test_reporters_do_not_need_a_link(reporter_client):
 def test_the_command_prints_a_link_an_operator_can_hand_over(client, responder):
     out = io.StringIO()
     call_command("enrolment_link", "responder", stdout=out)
-    token = re.search(r"/accounts/security/enrol/([\w-]+)/", out.getvalue()).group(1)
+    found = re.search(r"/accounts/security/enrol/([\w-]+)/", out.getvalue())
+    assert found
+    token = found.group(1)
     password_step(client, "responder")
     assert client.post(link(token))["Location"] == SECURITY
     with pytest.raises(CommandError, match="No active user is called “ghost”"):

@@ -10,9 +10,9 @@ from typing import Callable
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.models import BackupCode
 from audit.models import Action, AuditLog
 from incidents.models import Comment, Incident
 from tests.conftest import signed_in, signed_in_verified
@@ -118,7 +118,7 @@ def test_matrix_covers_every_address():
 
 def counts() -> dict[str, int]:
     """Row counts a GET must leave alone. An export is audited (who took a copy of what), which records a read."""
-    tallies = {model.__name__: model.objects.count() for model in (Incident, Comment, TOTPDevice, StaticToken)}
+    tallies = {model.__name__: model.objects.count() for model in (Incident, Comment, TOTPDevice, BackupCode)}
     return {**tallies, "AuditLog": AuditLog.objects.exclude(action=Action.INCIDENTS_EXPORTED).count()}
 
 

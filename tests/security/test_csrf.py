@@ -9,10 +9,9 @@ from django.contrib.auth import SESSION_KEY
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
-from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import User
+from accounts.models import BackupCode, User
 from accounts.services import enrolment_link_issue
 from audit.models import AuditLog
 from incidents.models import Category, Comment, Incident
@@ -33,7 +32,7 @@ def state() -> tuple[Any, ...]:
     return (
         list(Incident.objects.values()), list(Comment.objects.values()), list(Category.objects.values()),
         list(User.objects.values()),
-        TOTPDevice.objects.count(), StaticToken.objects.count(), len(mail.outbox),
+        TOTPDevice.objects.count(), BackupCode.objects.count(), len(mail.outbox),
     )
 
 
