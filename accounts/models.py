@@ -29,8 +29,18 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError("“%(value)s” is not a known time zone.", params={"value": value})
 
 
-# What names a person on a page (User.__str__ and incidents.names): the fields a list loads.
-PERSON_NAME_FIELDS = ("username", "first_name", "last_name")
+# What names a person on a page (User.__str__, display_name): the fields a list loads.
+PERSON_NAME_FIELDS = ("first_name", "last_name", "is_staff")
+
+
+def display_name(*, pk: int, first_name: str, last_name: str, is_staff: bool) -> str:
+    """
+    How a person is named to others: their full name, else their role and number, never
+    their login name. A login name is half of a password guess, and shown to every
+    reporter it let anyone aim the sign-in lockout at a named responder.
+    """
+    full_name = f"{first_name} {last_name}".strip()
+    return full_name or f"{'Responder' if is_staff else 'User'} #{pk}"
 
 
 def name_fields(relation: str) -> list[str]:
@@ -64,7 +74,7 @@ class User(AbstractUser):  # type: ignore[django-manager-missing]
         self.last_name = clean_plain_text(self.last_name)
 
     def __str__(self) -> str:
-        return self.get_full_name() or self.username
+        return display_name(pk=self.pk, first_name=self.first_name, last_name=self.last_name, is_staff=self.is_staff)
 
 
 class EnrolmentLinkQuerySet(models.QuerySet["EnrolmentLink"]):

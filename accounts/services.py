@@ -93,12 +93,13 @@ def enrolment_link_url(token: str) -> str:
     return settings.SITE_URL + reverse("accounts:enrol_link", kwargs={"token": token})
 
 
-def enrolment_link_issue(user: User, *, actor: User | None) -> str:
+def enrolment_link_issue(user: User, *, actor: User | None, mail: bool = True) -> str:
     """
     Give `user` a one-time link to set up an authenticator, valid ENROLMENT_LINK_HOURS,
-    and e-mail it to the account's own address. `actor` is the administrator who issued
-    it, the user asking for it themself, or None for an operator's command. Earlier
-    unused links stop working. Returns the link's secret (the command prints the link).
+    and e-mail it to the account's own address unless `mail` is False (an operator's
+    command prints it instead). `actor` is the administrator who issued it, the user
+    asking for it themself, or None for an operator. Earlier unused links stop working.
+    Returns the link's secret.
     """
     token = secrets.token_urlsafe(32)
     expires_at = timezone.now() + datetime.timedelta(hours=settings.ENROLMENT_LINK_HOURS)
@@ -107,8 +108,8 @@ def enrolment_link_issue(user: User, *, actor: User | None) -> str:
         EnrolmentLink.objects.create(user=user, token_hash=_token_hash(token), expires_at=expires_at,
                                      issued_by=actor if actor is not None and actor.pk != user.pk else None)
         audit_record(Action.OTP_ENROLMENT_LINK_ISSUED, actor=actor, target=user,
-                     changes={"expires_at": expires_at, "mailed_to": user.email})
-        if user.email:
+                     changes={"expires_at": expires_at, "mailed_to": user.email if mail else ""})
+        if mail and user.email:
             body = render_to_string("accounts/email/enrolment_link.txt", {
                 "user": user, "url": enrolment_link_url(token), "expires_at": expires_at,
             })

@@ -7,6 +7,7 @@ from base64 import b32encode
 from typing import Any
 
 import segno
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
@@ -31,6 +32,7 @@ from audit.middleware import client_ip
 from audit.models import Action
 
 from . import twostep
+from .delays import sign_in_wait_seconds
 from .forms import EnrolmentConfirmForm, PreferencesForm, ReauthenticateForm, SignInCodeForm
 from .models import BackupCode, User
 from .services import (
@@ -56,6 +58,17 @@ class SignInView(auth_views.LoginView):
     """
 
     redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """An account that must still wait is refused before its password is checked (so nothing is counted)."""
+        username = request.POST.get("username", "")
+        wait = sign_in_wait_seconds(username)
+        # A locked-out pair or address gets axes' own answer, which says how long the lockout lasts.
+        if wait and not AxesProxyHandler.is_locked(request, {"username": username}):
+            form = self.get_form_class()(request, initial={"username": username})
+            refusal = f"Too many wrong passwords for this account. Wait {wait} seconds, then try again."
+            return self.render_to_response(self.get_context_data(form=form, refusal=refusal), status=429)
+        return super().post(request, *args, **kwargs)
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         user = form.get_user()

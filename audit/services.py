@@ -95,8 +95,15 @@ def _normalised_ip(ip_address: str | None) -> str | None:
     return cleaned
 
 
+def _target_label(target: models.Model | None) -> str:
+    """An account by its login name, which is what administrators search the log for; anything else as it names itself."""
+    if isinstance(target, AbstractBaseUser):
+        return target.get_username()
+    return str(target) if target is not None else ""
+
+
 def _target_fields(target: models.Model | None, target_label: str | None) -> dict[str, str]:
-    label = target_label if target_label is not None else str(target) if target is not None else ""
+    label = target_label if target_label is not None else _target_label(target)
     return {
         "target_type": target._meta.label_lower if target is not None else "",
         "target_id": str(target.pk) if target is not None else "",

@@ -157,10 +157,14 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
-# Lock an account, or an address, out after repeated wrong passwords.
+# Lock a username-and-address pair, or an address, out after repeated wrong passwords:
+# never a username alone, or anyone could lock a responder out everywhere with five
+# guesses. One account guessed from many addresses is slowed by progressive delays
+# instead (accounts/delays.py), up to SIGN_IN_MAX_DELAY_SECONDS between attempts.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+SIGN_IN_MAX_DELAY_SECONDS = env.int("SIGN_IN_MAX_DELAY_SECONDS", default=60)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/lockout.html"
 # The same client address the audit log records (behind a proxy, the one it saw).

@@ -50,7 +50,7 @@ class IncidentEditForm(forms.Form):
             assignee_field = self.fields["assignee"]
             assert isinstance(assignee_field, forms.ModelChoiceField)
             assignee_field.queryset = get_user_model().objects.filter(is_staff=True, is_active=True).order_by(
-                "username"
+                "first_name", "last_name", "pk"
             )
         else:
             del self.fields["assignee"]
@@ -109,7 +109,8 @@ class IncidentFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         assignee_field = self.fields["assignee"]
         assert isinstance(assignee_field, forms.ChoiceField)
-        responders = get_user_model().objects.filter(is_staff=True).order_by("username").only(*PERSON_NAME_FIELDS)
+        responders = get_user_model().objects.filter(is_staff=True).order_by("first_name", "last_name", "pk").only(
+            *PERSON_NAME_FIELDS)
         assignee_field.choices = [("", "Anyone"), ("me", "Me"), ("none", "Unassigned"),
                                   *((str(person.pk), str(person)) for person in responders)]
 

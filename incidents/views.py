@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import DetailView, FormView, TemplateView
 
-from accounts.models import User
+from accounts.models import User, name_fields
 from accounts.types import AuthenticatedHttpRequest, request_user
 from audit.models import Action, AuditLog
 from audit.services import audit_record
@@ -169,9 +169,9 @@ class IncidentDetailView(VisibleIncidentMixin, DetailView):
             or CommentForm(can_write_internal_note=permissions.can_write_internal_note(user)),
             transitions=transitions_from(incident.status) if permissions.can_transition(user, incident) else [],
             can_edit=permissions.can_edit(user, incident),
-            timeline=AuditLog.objects.for_target(incident._meta.label_lower, incident.pk).visible_to(user).only(
-                "created_at", "actor_username", "action", "changes"
-            ),
+            # The actor by display name (joined, no extra query); the row's actor_username is a login name.
+            timeline=AuditLog.objects.for_target(incident._meta.label_lower, incident.pk).visible_to(user)
+            .select_related("actor").only("created_at", "actor_id", "action", "changes", *name_fields("actor")),
             can_take=permissions.can_triage(user) and incident.assignee_id != user.pk,
         )
         return context

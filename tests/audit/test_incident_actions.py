@@ -42,7 +42,7 @@ def test_assigning_is_its_own_row_beside_the_edit(responder, reporter):
                     severity=Severity.SEV1)
     assigned = AuditLog.objects.get(action=Action.INCIDENT_ASSIGNED)
     edited = AuditLog.objects.get(action=Action.INCIDENT_EDITED)
-    assert (assigned.actor, assigned.changes) == (responder, {"assignee": [None, "responder"]})
+    assert (assigned.actor, assigned.changes) == (responder, {"assignee": [None, f"Responder #{responder.pk}"]})
     assert edited.changes == {"severity": ["SEV3 – medium", "SEV1 – critical"]}
     assert AuditLog.objects.count() == 2
 

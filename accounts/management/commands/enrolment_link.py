@@ -1,7 +1,7 @@
 """
 `manage.py enrolment_link USERNAME`: issue a one-time link for a staff account to set up
-its authenticator, print it, and e-mail it to the account's address if it has one. For
-operators: the first administrator, a demo responder, or a user whose mail does not arrive.
+its authenticator and print it (nothing is mailed), for an operator to hand over: the
+first administrator, or a user whose mail does not arrive.
 """
 from __future__ import annotations
 
@@ -23,6 +23,6 @@ class Command(BaseCommand):
         user = User.objects.filter(username=username, is_active=True).first()
         if user is None:
             raise CommandError(f"No active user is called “{username}”.")
-        token = enrolment_link_issue(user, actor=None)
+        token = enrolment_link_issue(user, actor=None, mail=False)
         self.stdout.write(f"Enrolment link for {username} (works once; sign in as {username}, then open it):")
         self.stdout.write(enrolment_link_url(token))

@@ -90,8 +90,8 @@ class Command(BaseCommand):
                 role = "administrator" if is_superuser else "responder" if is_staff else "reporter"
                 self.stdout.write(f"  {role:<14} {username} / {DEMO_PASSWORD}")
                 if is_staff and not user_has_device(users[username], confirmed=True):
-                    # Staff enrol only through a one-time link; this one is printed instead of mailed.
-                    token = enrolment_link_issue(users[username], actor=None)
+                    # Staff enrol only through a one-time link; demo accounts get theirs printed here.
+                    token = enrolment_link_issue(users[username], actor=None, mail=False)
                     self.stdout.write(f"  {'':<14} then open {enrolment_link_url(token)} to set up two-factor sign-in")
         if incidents:
             self.seed_bulk(SeedPlan(incidents=incidents, comments=comments, batch_size=batch_size))
