@@ -101,10 +101,16 @@ def _schedule(template: str, incident: Incident, event: str, recipients: QuerySe
         transaction.on_commit(partial(_send, template, incident, event, recipients, context))
 
 
-def notify_reported(incident: Incident) -> None:
+def notify_reported(incident: Incident, *, actor: User) -> None:
     if incident.severity in MAJOR_SEVERITIES:
-        responders = _recipients(incident.reporter, is_staff=True, notify_major=True)
+        responders = _recipients(actor, is_staff=True, notify_major=True)
         _schedule("reported", incident, f"New {Severity(incident.severity).name} incident", responders)
+
+
+def notify_reported_on_behalf(incident: Incident, *, actor: User) -> None:
+    """The reporter always hears of a report filed in their name: it is theirs to see and answer for."""
+    reporter = _recipients(actor, pk=incident.reporter_id)
+    _schedule("reported_on_behalf", incident, "Reported in your name", reporter, actor=actor)
 
 
 def notify_escalated(incident: Incident, *, actor: User, previous_severity: int) -> None:

@@ -49,6 +49,7 @@ def _display(instance: Model, name: str) -> Any:
 def incident_create(
     *,
     reporter: User,
+    actor: User | None = None,
     title: str,
     description: str,
     severity: int = Severity.SEV3,
@@ -61,7 +62,12 @@ def incident_create(
     created instead of a duplicate: the same form (same `submission_token`), or the
     form reloaded and sent again (a new token, but the same title and description
     from the same reporter within DUPLICATE_REPORT_WINDOW).
+    `actor` is who filed it when that is not the reporter (an administrator reporting on
+    their behalf): the audit row names the actor, with the reporter "on behalf of", and
+    the reporter is told by e-mail.
     """
+    actor = actor or reporter
+    on_behalf = actor.pk != reporter.pk
     incident = Incident(
         title=clean_plain_text(title),
         description=clean_rich_text(description),
@@ -85,13 +91,13 @@ def incident_create(
                 return earlier, False
         incident.save(force_insert=True)
         caching.incidents_changed()
-        audit_record(
-            Action.INCIDENT_REPORTED,
-            actor=reporter,
-            target=incident,
-            changes={name: [None, _display(incident, name)] for name in ("title", "severity", "category")},
-        )
-        notifications.notify_reported(incident)
+        changes = {name: [None, _display(incident, name)] for name in ("title", "severity", "category")}
+        if on_behalf:
+            changes["on_behalf_of"] = [None, _display(incident, "reporter")]
+        audit_record(Action.INCIDENT_REPORTED, actor=actor, target=incident, changes=changes)
+        notifications.notify_reported(incident, actor=actor)
+        if on_behalf:
+            notifications.notify_reported_on_behalf(incident, actor=actor)
     return incident, True
 
 
