@@ -7,7 +7,7 @@ from django.utils.html import format_html
 
 from common.paging import CappedCountPaginator
 
-from .models import AuditLog
+from .models import AuditLog, SignInFailureWindow
 
 # The kinds of record the log names as targets.
 _target_models: list[type[Model]] = []
@@ -75,4 +75,26 @@ class AuditLogAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: AuditLog | None = None) -> bool:
+        return False
+
+
+@admin.register(SignInFailureWindow)
+class SignInFailureWindowAdmin(admin.ModelAdmin):
+    """How many failed sign-ins each account or address had per window; the log has one row per window."""
+
+    list_display = ("window_start", "action", "key", "failures", "last_at")
+    list_filter = ("action", ("window_start", admin.DateFieldListFilter))
+    search_fields = ("key",)
+    ordering = ("-window_start",)
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    actions = None
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: SignInFailureWindow | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: SignInFailureWindow | None = None) -> bool:
         return False

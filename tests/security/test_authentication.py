@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from audit.models import Action, AuditLog
+from audit.models import Action, AuditLog, SignInFailureWindow
 from tests.conftest import password_step
 from tests.factories import make_backup_codes, make_totp_device, make_user, totp_code
 
@@ -133,7 +133,8 @@ def test_repeated_wrong_passwords_lock_the_account_out_at_that_address_with_atte
     attempts = AccessAttempt.objects.filter(username="victim")
     assert sum(row.failures_since_start for row in attempts) >= settings.AXES_FAILURE_LIMIT
     failures = AuditLog.objects.filter(action=Action.SIGN_IN_FAILED, target_id=str(victim.pk))
-    assert failures.count() >= settings.AXES_FAILURE_LIMIT
+    assert failures.count() == 1, "one row per account and window, with the count beside it"
+    assert SignInFailureWindow.objects.get(action=Action.SIGN_IN_FAILED).failures >= settings.AXES_FAILURE_LIMIT
     assert AuditLog.objects.filter(action=Action.LOCKED_OUT, target_label="victim").exists()
     tally("throttling", "password guesses", settings.AXES_FAILURE_LIMIT)
 
