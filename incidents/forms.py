@@ -44,8 +44,10 @@ class IncidentEditForm(forms.Form):
     assignee = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False)
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
-    def __init__(self, *args: Any, can_triage: bool, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, can_triage: bool, can_set_severity: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if not can_set_severity:
+            del self.fields["severity"]
         if can_triage:
             assignee_field = self.fields["assignee"]
             assert isinstance(assignee_field, forms.ModelChoiceField)

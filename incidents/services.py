@@ -110,6 +110,8 @@ def _checked_edit(incident: Incident, *, actor: User, values: dict[str, Any]) ->
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
     if values.keys() & TRIAGE_FIELDS and not permissions.can_triage(actor):
         raise PermissionDenied("Only responders may assign incidents.")
+    if values.get("severity", incident.severity) != incident.severity and not permissions.can_set_severity(actor, incident):
+        raise PermissionDenied("Severity is the responders' to set once they have taken up the incident.")
     cleaners = {"title": clean_plain_text, "description": clean_rich_text}
     return {name: cleaners[name](value) if name in cleaners else value for name, value in values.items()}
 
@@ -122,11 +124,12 @@ def incident_update(
     since `expected_version` was read (nothing is written then). Only the fields that
     really change are written and audited; triage fields need a responder.
     """
-    values = _checked_edit(incident, actor=actor, values=values)
     with transaction.atomic():
         current = Incident.objects.select_for_update().get(pk=incident.pk)
         if current.version != expected_version:
             raise StaleIncidentError(current)
+        # Checked on the locked row: the caller's copy may predate a change of status or assignee.
+        values = _checked_edit(current, actor=actor, values=values)
         changed = {name: value for name, value in values.items() if getattr(current, name) != value}
         if not changed:
             return current

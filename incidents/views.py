@@ -191,7 +191,8 @@ class IncidentEditView(VisibleIncidentMixin, FormView):
 
     def get_form(self, form_class: Any = None) -> IncidentEditForm:
         return IncidentEditForm(
-            **self.get_form_kwargs(), can_triage=permissions.can_triage(self.user)
+            **self.get_form_kwargs(), can_triage=permissions.can_triage(self.user),
+            can_set_severity=permissions.can_set_severity(self.user, self.incident),
         )
 
     def get_initial(self) -> dict[str, Any]:
