@@ -4,6 +4,8 @@ import copy
 import hashlib
 import logging
 from base64 import b32encode
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import segno
@@ -49,6 +51,9 @@ from .types import request_user
 
 logger = logging.getLogger(__name__)
 
+# Every form field that carries a password or a code: never shown in an error report.
+SECRET_FIELDS = ("password", "code", "old_password", "new_password1", "new_password2")
+
 
 class SignInView(auth_views.LoginView):
     """
@@ -79,7 +84,7 @@ class SignInView(auth_views.LoginView):
         return redirect(self.get_success_url())
 
 
-@method_decorator([sensitive_post_parameters("code"), never_cache], name="dispatch")
+@method_decorator([sensitive_post_parameters(*SECRET_FIELDS), never_cache], name="dispatch")
 class SignInCodeView(FormView):
     """
     Step two: a code from the authenticator app or a backup code. Also where a
@@ -148,6 +153,7 @@ class SecurityView(LoginRequiredMixin, TemplateView):
         return context
 
 
+@method_decorator(sensitive_post_parameters(*SECRET_FIELDS), name="dispatch")
 class SecurityActionView(LoginRequiredMixin, View):
     """Base for the POST-only actions of the security page; each renders the page again on a form error."""
 
@@ -282,6 +288,25 @@ def _counted(key: str) -> int:
         return 1
 
 
+class RedirectThenRun(HttpResponseRedirect):
+    """
+    A redirect that runs `work` once it has been sent: the server calls close() after the
+    last byte went out (WSGI). A failure is logged; the visitor already has their answer.
+    """
+
+    def __init__(self, redirect_to: str, work: Callable[[], object]) -> None:
+        super().__init__(redirect_to)
+        self.work = work
+
+    def close(self) -> None:
+        try:
+            self.work()
+        except Exception:  # The response is gone: nothing but the log can still hear of it.
+            logger.exception("Work after the response failed")
+        finally:
+            super().close()
+
+
 class PasswordResetView(auth_views.PasswordResetView):
     """
     Django's reset form, with limits so that it cannot be used to flood a mailbox or the
@@ -305,11 +330,21 @@ class PasswordResetView(auth_views.PasswordResetView):
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        """
+        The mail is sent only after the response has gone out: sending takes long, and only
+        for addresses with an account, so a page that waited for it would tell who has one.
+        """
         address = hashlib.sha256(form.cleaned_data["email"].strip().lower().encode()).hexdigest()
         if _counted(f"password-reset:address:{address}") > settings.PASSWORD_RESET_MAILS_PER_ADDRESS_PER_HOUR:
             logger.warning("Password reset mail not sent: too many for this address this hour")
             return HttpResponseRedirect(self.get_success_url())
-        return super().form_valid(form)
+        options = {
+            "use_https": self.request.is_secure(), "token_generator": self.token_generator,
+            "from_email": self.from_email, "email_template_name": self.email_template_name,
+            "subject_template_name": self.subject_template_name, "request": self.request,
+            "html_email_template_name": self.html_email_template_name, "extra_email_context": self.extra_email_context,
+        }
+        return RedirectThenRun(self.get_success_url(), partial(form.save, **options))
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):

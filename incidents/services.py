@@ -110,6 +110,9 @@ def _checked_edit(incident: Incident, *, actor: User, values: dict[str, Any]) ->
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
     if values.keys() & TRIAGE_FIELDS and not permissions.can_triage(actor):
         raise PermissionDenied("Only responders may assign incidents.")
+    assignee = values.get("assignee")
+    if assignee is not None and not (assignee.is_staff and assignee.is_active):
+        raise ValidationError({"assignee": "Only an active responder (staff) can be assigned an incident."})
     if values.get("severity", incident.severity) != incident.severity and not permissions.can_set_severity(actor, incident):
         raise PermissionDenied("Severity is the responders' to set once they have taken up the incident.")
     cleaners = {"title": clean_plain_text, "description": clean_rich_text}

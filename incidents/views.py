@@ -266,10 +266,13 @@ class IncidentTransitionView(IncidentActionView):
         if not permissions.can_transition(request.user, incident):
             raise PermissionDenied("Only responders may change an incident's status.")
         form = TransitionForm(request.POST)
-        expected_version = form.cleaned_data["version"] if form.is_valid() else None
+        if not form.is_valid():
+            # No version (or a bad one) says nothing about what the page showed: refused like a stale page.
+            messages.error(request, STALE_ACTION_MESSAGE)
+            return redirect(incident)
         try:
             incident = incident_transition(incident, actor=request.user, name=name,
-                                           expected_version=expected_version)
+                                           expected_version=form.cleaned_data["version"])
         except StaleIncidentError:
             messages.error(request, STALE_ACTION_MESSAGE)
         except ValidationError as error:
