@@ -9,7 +9,7 @@ from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from audit.admin import register_target_models
+from audit.admin import ReadOnlyAdmin, register_target_models
 
 from .models import BackupCodeDevice, User
 from .services import enrolment_link_issue, second_factor_remove, user_delete, user_password_replaced, user_save
@@ -19,7 +19,7 @@ register_target_models(User)
 
 
 @admin.register(BackupCodeDevice)
-class BackupCodeDeviceAdmin(admin.ModelAdmin):
+class BackupCodeDeviceAdmin(ReadOnlyAdmin):
     """
     Who has backup codes and how many are left. The codes exist only as hashes, so there
     is nothing to show; removing them goes through the audited reset action on users.
@@ -37,15 +37,6 @@ class BackupCodeDeviceAdmin(admin.ModelAdmin):
     @admin.display(description="Codes left", ordering="left")
     def codes_left(self, device: BackupCodeDevice) -> int:
         return int(getattr(device, "left", 0))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: BackupCodeDevice | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: BackupCodeDevice | None = None) -> bool:
-        return False
 
 
 @admin.register(User)
