@@ -23,7 +23,8 @@ from django.utils import timezone
 
 def sign_in_wait_seconds(username: str) -> int:
     """Seconds before `username` may try a password again; 0 when it may now."""
-    if not username:
+    if not username or "\x00" in username:
+        # No account has such a name (PostgreSQL cannot even compare it); the password check refuses it.
         return 0
     recent = AccessAttempt.objects.filter(username=username)
     cool_off = get_cool_off()
