@@ -4,7 +4,6 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.forms import ModelForm
@@ -122,12 +121,6 @@ class IncidentAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Incident | None = None) -> tuple[str, ...]:
         # The reporter is who reported it; it can be chosen on creation but never rewritten.
         return (*self.readonly_fields, "reporter") if obj else self.readonly_fields
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        """Only active responders are offered, and accepted, as assignees (the service refuses anyone else too)."""
-        if db_field.name == "assignee":
-            kwargs["queryset"] = get_user_model().objects.filter(is_staff=True, is_active=True)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Incident, form: ModelForm, change: bool) -> None:
         """Admin writes go through the same services as the site, so they are validated and audited alike."""

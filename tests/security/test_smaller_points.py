@@ -9,6 +9,7 @@ from django.db import close_old_connections
 from django.test import Client
 from django.urls import reverse
 
+from accounts.models import User
 from incidents.models import Incident
 from incidents.services import incident_update
 from incidents.workflow import Status
@@ -40,6 +41,9 @@ def test_the_admin_can_assign_only_active_staff(admin_client, reporter, responde
         assert response.status_code == 200, "the form is shown again with its error"
         assert "Select a valid choice" in response.content.decode()
     assert Incident.objects.get().assignee is None
+    found = admin_client.get(reverse("admin:autocomplete"), {
+        "app_label": "incidents", "model_name": "incident", "field_name": "assignee", "term": ""}).json()
+    assert {int(result["id"]) for result in found["results"]} == {responder.pk, User.objects.get(username="admin").pk}
     with pytest.raises(ValidationError, match="Only an active responder"):
         incident_update(incident, actor=responder, expected_version=incident.version, assignee=reporter)
     tally("mass-assignment", "assignee who is not staff", 3)
