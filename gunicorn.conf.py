@@ -5,6 +5,7 @@ Every number can be overridden from the environment; the defaults fit a small
 instance (Render starter: 0.5 CPU, 512 MB) behind a proxy that buffers requests.
 """
 import gc
+import ipaddress
 import os
 import shutil
 import sys
@@ -130,8 +131,23 @@ accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s "%(a)s"'
 
-# Render's proxy (or nginx on the same host) sets X-Forwarded-For and X-Forwarded-Proto.
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+
+def forwarded_allow_ips_for(trusted_proxies: str) -> str:
+    """
+    The peers whose X-Forwarded-Proto gunicorn believes: the same TRUSTED_PROXIES that
+    Django believes X-Forwarded-For from. gunicorn 23 compares single addresses only, so
+    a network in the list (Render's 10.0.0.0/8) means every peer; Django's client_ip still
+    checks the network itself, and X-Forwarded-Proto only decides http or https.
+    """
+    entries = [entry.strip() for entry in trusted_proxies.split(",") if entry.strip()]
+    if not entries:
+        return "127.0.0.1,::1"
+    hosts = [str(ipaddress.ip_network(entry, strict=False).network_address) for entry in entries
+             if ipaddress.ip_network(entry, strict=False).num_addresses == 1]
+    return ",".join(hosts) if len(hosts) == len(entries) else "*"
+
+
+forwarded_allow_ips = forwarded_allow_ips_for(os.environ.get("TRUSTED_PROXIES", ""))
 
 # /metrics adds up every worker's counts from this folder (see incident_tracker/metrics.py).
 # It is made fresh at each start so counts of an earlier run are not reported again.

@@ -4,18 +4,41 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from audit.admin import register_target_models
+from audit.admin import ReadOnlyAdmin, register_target_models
 
-from .models import ApiToken, User
-from .services import api_token_revoke, second_factor_remove, user_delete, user_password_replaced, user_save
+from .models import ApiToken, BackupCodeDevice, User
+from .services import (
+    api_token_revoke, enrolment_link_issue, second_factor_remove, user_delete, user_password_replaced, user_save,
+)
 from .types import request_user
 
 register_target_models(User)
+
+
+@admin.register(BackupCodeDevice)
+class BackupCodeDeviceAdmin(ReadOnlyAdmin):
+    """
+    Who has backup codes and how many are left. The codes exist only as hashes, so there
+    is nothing to show; removing them goes through the audited reset action on users.
+    """
+
+    list_display = ("user", "name", "confirmed", "codes_left", "last_used_at")
+    list_select_related = ("user",)
+    fields = ("user", "name", "confirmed", "codes_left", "created_at", "last_used_at")
+    readonly_fields = fields
+    search_fields = ("user__username",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[BackupCodeDevice]:
+        return super().get_queryset(request).annotate(left=Count("codes"))
+
+    @admin.display(description="Codes left", ordering="left")
+    def codes_left(self, device: BackupCodeDevice) -> int:
+        return int(getattr(device, "left", 0))
 
 
 @admin.register(User)
@@ -25,7 +48,7 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("is_staff", "is_superuser", "is_active", "groups")
     search_fields = ("username", "email", "first_name", "last_name")
     show_full_result_count = False
-    actions = ["reset_second_factor"]
+    actions = ["reset_second_factor", "send_enrolment_link"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
@@ -42,6 +65,24 @@ class UserAdmin(DjangoUserAdmin):
         for user in queryset:
             second_factor_remove(user, actor=actor)
         messages.success(request, f"Two-factor sign-in reset for {len(queryset)} user(s); each was told by e-mail.")
+
+    @admin.action(description="E-mail a two-factor enrolment link to selected users", permissions=["change"])
+    def send_enrolment_link(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        """
+        Staff set up an authenticator only through such a link; it goes to the address
+        on the account, never to the administrator, who would otherwise hold the means
+        to enrol in someone else's name.
+        """
+        actor = request_user(request)
+        without_address = [user.get_username() for user in queryset if not user.email]
+        sent = [user for user in queryset if user.email]
+        for user in sent:
+            enrolment_link_issue(user, actor=actor)
+        if sent:
+            messages.success(request, f"Enrolment link e-mailed to {len(sent)} user(s).")
+        if without_address:
+            messages.warning(request, "No e-mail address, so no link for: " + ", ".join(without_address)
+                             + ". Add an address, or have an operator run manage.py enrolment_link USERNAME.")
 
     def save_model(self, request: HttpRequest, obj: User, form: ModelForm, change: bool) -> None:
         """

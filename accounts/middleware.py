@@ -69,12 +69,14 @@ class SessionLifetimeMiddleware:
 class SecondFactorRequiredMiddleware:
     """
     Staff and superusers whose session no device has verified reach only the
-    security page (to enrol), the code step (to verify) and sign-out. Static files
+    security page and an enrolment link (to enrol), the code step (to verify) and
+    sign-out. Enrolling itself needs the link (accounts.twostep.may_enrol_at_will). Static files
     are served before this runs.
     """
 
     ALLOWED_VIEWS = frozenset({
-        "accounts:security", "accounts:enrol_start", "accounts:enrol_confirm", "accounts:login_code", "accounts:logout",
+        "accounts:security", "accounts:enrol_start", "accounts:enrol_confirm", "accounts:enrol_link",
+        "accounts:enrol_link_request", "accounts:login_code", "accounts:logout",
     })
 
     def __init__(self, get_response: GetResponse) -> None:

@@ -1,12 +1,19 @@
 from __future__ import annotations
 
+import hashlib
+import re
+import secrets
 import zoneinfo
+from base64 import b32encode
 from functools import cache
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 
 from common.text import clean_plain_text
 
@@ -22,8 +29,18 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError("“%(value)s” is not a known time zone.", params={"value": value})
 
 
-# What names a person on a page (User.__str__ and incidents.names): the fields a list loads.
-PERSON_NAME_FIELDS = ("username", "first_name", "last_name")
+# What names a person on a page (User.__str__, display_name): the fields a list loads.
+PERSON_NAME_FIELDS = ("first_name", "last_name", "is_staff")
+
+
+def display_name(*, pk: int, first_name: str, last_name: str, is_staff: bool) -> str:
+    """
+    How a person is named to others: their full name, else their role and number, never
+    their login name. A login name is half of a password guess, and shown to every
+    reporter it let anyone aim the sign-in lockout at a named responder.
+    """
+    full_name = f"{first_name} {last_name}".strip()
+    return full_name or f"{'Responder' if is_staff else 'User'} #{pk}"
 
 
 def name_fields(relation: str) -> list[str]:
@@ -31,7 +48,8 @@ def name_fields(relation: str) -> list[str]:
     return [f"{relation}__{field}" for field in PERSON_NAME_FIELDS]
 
 
-class User(AbstractUser):
+# django-otp is untyped, so the stubs cannot name the reverse manager BackupCodeDevice adds here.
+class User(AbstractUser):  # type: ignore[django-manager-missing]
     """
     The one user model of the product, swapped in from the first migration so that
     fields can be added later without a painful migration. Staff users are responders;
@@ -60,7 +78,7 @@ class User(AbstractUser):
         self.last_name = clean_plain_text(self.last_name)
 
     def __str__(self) -> str:
-        return self.get_full_name() or self.username
+        return display_name(pk=self.pk, first_name=self.first_name, last_name=self.last_name, is_staff=self.is_staff)
 
 
 class TokenScope(models.TextChoices):
@@ -111,3 +129,104 @@ class ApiToken(models.Model):
     @property
     def can_write(self) -> bool:
         return self.scope == TokenScope.READ_WRITE
+
+
+class EnrolmentLinkQuerySet(models.QuerySet["EnrolmentLink"]):
+    def usable(self) -> EnrolmentLinkQuerySet:
+        """Links that have not been used and have not expired."""
+        return self.filter(used_at__isnull=True, expires_at__gt=timezone.now())
+
+
+class EnrolmentLink(models.Model):
+    """
+    A one-time permission for a staff account to set up its first authenticator (or a
+    new one without the old). The password alone never allows that, or whoever learns
+    a new or reset staff password first would own the account's second factor. Only
+    the SHA-256 of the link's secret is kept, so the table gives no link away.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrolment_links")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(editable=False)
+    used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+", editable=False)
+
+    objects = EnrolmentLinkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Enrolment link for {self.user} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+_CODE_SEPARATORS = re.compile(r"[\s-]+")
+# Backup codes: 16 characters of base32, 80 random bits, shown as four groups of four.
+# That much randomness is what lets a fast hash keep them: no stolen copy of the table can
+# be searched back to a code, where the 40 bits of django-otp's static tokens could be.
+BACKUP_CODE_BYTES = 10
+
+
+def normalised_code(token: str) -> str:
+    """A code as typed (any case, spaces or dashes between groups) in the one form that is checked."""
+    return _CODE_SEPARATORS.sub("", token or "").lower()
+
+
+def backup_code_digest(token: str) -> str:
+    return hashlib.sha256(normalised_code(token).encode()).hexdigest()
+
+
+def new_backup_code() -> str:
+    """A fresh code, never all digits (an all-digit code is read as an authenticator code)."""
+    while True:
+        code = b32encode(secrets.token_bytes(BACKUP_CODE_BYTES)).decode().lower()
+        if not code.isdigit():
+            return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
+
+
+class BackupCodeDevice(TimestampMixin, ThrottlingMixin, Device):
+    """
+    A user's single-use backup codes, as a django-otp device. Unlike django-otp's
+    StaticDevice, which keeps its tokens in plain text, only each code's SHA-256 is
+    stored: nobody who can read the database (a backup, an administrator with SQL) can
+    read a code back. Wrong codes slow the device down as the authenticator's do.
+    """
+
+    def get_throttle_factor(self) -> int:
+        return int(getattr(settings, "OTP_STATIC_THROTTLE_FACTOR", 1))
+
+    def verify_token(self, token: object) -> bool:
+        """
+        Check `token` against every remaining code in constant time (each comparison
+        runs, whichever matches), then use the match up with a delete that only one of
+        two concurrent requests can win: the code signs in exactly once.
+        """
+        allowed, _ = self.verify_is_allowed()
+        if not allowed:
+            return False
+        digest = backup_code_digest(str(token))
+        matched = None
+        for code in self.codes.all():
+            if constant_time_compare(code.code_hash, digest):
+                matched = code
+        used = matched is not None and BackupCode.objects.filter(pk=matched.pk).delete()[0] == 1
+        if used:
+            self.throttle_reset(commit=False)
+            self.set_last_used_timestamp(commit=False)
+            self.save()
+        else:
+            self.throttle_increment()
+        return used
+
+
+class BackupCode(models.Model):
+    device = models.ForeignKey(BackupCodeDevice, on_delete=models.CASCADE, related_name="codes")
+    code_hash = models.CharField(max_length=64, editable=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["device", "code_hash"], name="accounts_backup_code_unique")]
+
+    def __str__(self) -> str:
+        return f"Backup code of {self.device}"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import math
-import re
 import secrets
 from collections.abc import Iterable
 from functools import partial
@@ -22,21 +21,21 @@ from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django_otp.models import Device
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import Action
 from audit.services import audit_record
 from common.text import clean_plain_text
 
-from .models import ApiToken, User
+from .models import (ApiToken, BackupCode, BackupCodeDevice, EnrolmentLink, User, backup_code_digest, new_backup_code,
+                     normalised_code)
 
 BACKUP_CODE_COUNT = 10
 TOTP_DEVICE_NAME = "Authenticator app"
 BACKUP_DEVICE_NAME = "Backup codes"
-_SEPARATORS = re.compile(r"[\s-]+")
 
 INVALID_CODE_MESSAGE = "That code is not valid. Enter the 6-digit code your app shows now, or one of your backup codes."
 
@@ -55,13 +54,9 @@ def security_notice_send(user: User, *, change: str) -> None:
     ))
 
 
-def _normalised_code(token: str) -> str:
-    return _SEPARATORS.sub("", token or "").lower()
-
-
-def _device_for_code(user: User, code: str) -> TOTPDevice | StaticDevice | None:
+def _device_for_code(user: User, code: str) -> TOTPDevice | BackupCodeDevice | None:
     """An all-digit code is for the authenticator app; anything else is a backup code."""
-    model: type[TOTPDevice] | type[StaticDevice] = TOTPDevice if code.isdigit() else StaticDevice
+    model: type[TOTPDevice] | type[BackupCodeDevice] = TOTPDevice if code.isdigit() else BackupCodeDevice
     return model.objects.devices_for_user(user, confirmed=True).select_for_update().first()
 
 
@@ -72,7 +67,7 @@ def otp_verify(user: User, *, token: str) -> Device:
     longer before it checks the next one (django-otp's exponential throttling); a
     backup code is consumed when it is accepted.
     """
-    code = _normalised_code(token)
+    code = normalised_code(token)
     with transaction.atomic():
         device = _device_for_code(user, code)
         allowed, details = device.verify_is_allowed() if device else (True, None)
@@ -87,6 +82,61 @@ def otp_verify(user: User, *, token: str) -> Device:
     raise ValidationError(INVALID_CODE_MESSAGE, code="invalid")
 
 
+ENROLMENT_LINK_INVALID = ("This enrolment link cannot be used: it has expired, was used already, or belongs to another "
+                          "account. Ask an administrator for a new one, or send yourself one from the security page.")
+
+
+def _token_hash(token: str) -> str:
+    """Link secrets are 256-bit random values: a plain SHA-256 is enough to keep them out of the table."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def enrolment_link_url(token: str) -> str:
+    return settings.SITE_URL + reverse("accounts:enrol_link", kwargs={"token": token})
+
+
+def enrolment_link_issue(user: User, *, actor: User | None, mail: bool = True) -> str:
+    """
+    Give `user` a one-time link to set up an authenticator, valid ENROLMENT_LINK_HOURS,
+    and e-mail it to the account's own address unless `mail` is False (an operator's
+    command prints it instead). `actor` is the administrator who issued it, the user
+    asking for it themself, or None for an operator. Earlier unused links stop working.
+    Returns the link's secret.
+    """
+    token = secrets.token_urlsafe(32)
+    expires_at = timezone.now() + datetime.timedelta(hours=settings.ENROLMENT_LINK_HOURS)
+    with transaction.atomic():
+        EnrolmentLink.objects.filter(user=user).usable().delete()
+        EnrolmentLink.objects.create(user=user, token_hash=_token_hash(token), expires_at=expires_at,
+                                     issued_by=actor if actor is not None and actor.pk != user.pk else None)
+        audit_record(Action.OTP_ENROLMENT_LINK_ISSUED, actor=actor, target=user,
+                     changes={"expires_at": expires_at, "mailed_to": user.email if mail else ""})
+        if mail and user.email:
+            body = render_to_string("accounts/email/enrolment_link.txt", {
+                "user": user, "url": enrolment_link_url(token), "expires_at": expires_at,
+            })
+            transaction.on_commit(partial(
+                send_mail, "Set up two-factor sign-in for the Incident Tracker", body, settings.DEFAULT_FROM_EMAIL,
+                [user.email], fail_silently=True,
+            ))
+    return token
+
+
+def enrolment_link_redeem(user: User, *, token: str) -> TOTPDevice:
+    """
+    Use up `user`'s enrolment link and start a new authenticator for them. A link that
+    has expired, was used, or is someone else's raises ValidationError and changes nothing.
+    """
+    with transaction.atomic():
+        link = EnrolmentLink.objects.select_for_update().usable().filter(user=user, token_hash=_token_hash(token)).first()
+        if link is None:
+            raise ValidationError(ENROLMENT_LINK_INVALID, code="invalid_link")
+        link.used_at = timezone.now()
+        link.save(update_fields=["used_at"])
+        audit_record(Action.OTP_ENROLMENT_LINK_USED, actor=user, target=user)
+        return totp_device_start(user)
+
+
 def totp_device_start(user: User) -> TOTPDevice:
     """
     Give the user a new, unconfirmed authenticator secret to scan. It replaces any
@@ -98,10 +148,11 @@ def totp_device_start(user: User) -> TOTPDevice:
 
 
 def _new_backup_codes(user: User) -> list[str]:
-    device, _ = StaticDevice.objects.get_or_create(user=user, name=BACKUP_DEVICE_NAME, defaults={"confirmed": True})
-    device.token_set.all().delete()
-    codes = [StaticToken.random_token() for _ in range(BACKUP_CODE_COUNT)]
-    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    """Ten new codes, returned to be shown once: only their hashes are stored."""
+    device, _ = BackupCodeDevice.objects.get_or_create(user=user, name=BACKUP_DEVICE_NAME, defaults={"confirmed": True})
+    device.codes.all().delete()
+    codes = [new_backup_code() for _ in range(BACKUP_CODE_COUNT)]
+    BackupCode.objects.bulk_create(BackupCode(device=device, code_hash=backup_code_digest(code)) for code in codes)
     return codes
 
 
@@ -112,7 +163,7 @@ def totp_device_confirm(device: TOTPDevice, *, token: str) -> list[str]:
     """
     user = device.user
     with transaction.atomic():
-        if not device.verify_token(_normalised_code(token)):
+        if not device.verify_token(normalised_code(token)):
             audit_record(Action.OTP_FAILED, actor=user, target=user, changes={"reason": "wrong enrolment code"})
             failed = True
         else:
@@ -147,7 +198,7 @@ def second_factor_remove(user: User, *, actor: User) -> None:
     with transaction.atomic():
         removed = [device.name for device in TOTPDevice.objects.devices_for_user(user)]
         TOTPDevice.objects.devices_for_user(user).delete()
-        StaticDevice.objects.devices_for_user(user).delete()
+        BackupCodeDevice.objects.devices_for_user(user).delete()
         audit_record(Action.OTP_REMOVED, actor=actor, target=user,
                      changes={"devices": removed, "by_administrator": actor.pk != user.pk})
         security_notice_send(user, change="Two-factor sign-in was turned off"

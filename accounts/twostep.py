@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 from django_otp import login as otp_login
 from django_otp.models import Device
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .models import User
 
@@ -24,6 +25,9 @@ PENDING_BACKEND_KEY = "accounts_pending_backend"
 PENDING_HASH_KEY = "accounts_pending_hash"
 PENDING_SINCE_KEY = "accounts_pending_since"
 PENDING_NEXT_KEY = "accounts_pending_next"
+# The unconfirmed authenticator this session started: its secret is shown, and it can be
+# confirmed, only here, never in another session that merely knows the password.
+ENROLMENT_DEVICE_KEY = "accounts_enrolment_device_id"
 PENDING_KEYS = (PENDING_USER_KEY, PENDING_BACKEND_KEY, PENDING_HASH_KEY, PENDING_SINCE_KEY, PENDING_NEXT_KEY)
 
 
@@ -35,6 +39,28 @@ def is_verified(user: object) -> bool:
 def needs_second_factor(user: User) -> bool:
     """Staff and superusers may do nothing before a device has verified their session."""
     return (user.is_staff or user.is_superuser) and not is_verified(user)
+
+
+def may_enrol_at_will(user: User) -> bool:
+    """
+    Reporters may set up an authenticator whenever they like. Staff may only once a
+    device has verified this session (to move to a new phone); otherwise they need an
+    enrolment link, because their password alone must not decide who owns their
+    second factor.
+    """
+    return not (user.is_staff or user.is_superuser) or is_verified(user)
+
+
+def enrolment_begin(request: HttpRequest, *, device: TOTPDevice) -> None:
+    request.session[ENROLMENT_DEVICE_KEY] = device.pk
+
+
+def enrolment_device(request: HttpRequest, user: User) -> TOTPDevice | None:
+    """The unconfirmed authenticator this session started for `user`, if any."""
+    device_id = request.session.get(ENROLMENT_DEVICE_KEY)
+    if device_id is None:
+        return None
+    return TOTPDevice.objects.devices_for_user(user, confirmed=False).filter(pk=device_id).first()
 
 
 def begin(request: HttpRequest, *, user: User, redirect_to: str) -> None:
@@ -82,6 +108,7 @@ def complete(request: HttpRequest, *, user: User, device: Device) -> None:
     """
     backend = request.session.get(PENDING_BACKEND_KEY)
     clear(request)
+    request.session.pop(ENROLMENT_DEVICE_KEY, None)
     if request.user.is_authenticated and request.user.pk == user.pk:
         request.session.cycle_key()
     else:

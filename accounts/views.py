@@ -5,9 +5,12 @@ import datetime
 import hashlib
 import logging
 from base64 import b32encode
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import segno
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
@@ -27,19 +30,21 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, TemplateView
 from django_otp import user_has_device
-from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.middleware import client_ip
 from audit.models import Action
 
 from . import twostep
+from .delays import sign_in_wait_seconds
 from .forms import ApiTokenForm, EnrolmentConfirmForm, PreferencesForm, ReauthenticateForm, SignInCodeForm
-from .models import ApiToken, User
+from .models import ApiToken, BackupCode, User
 from .services import (
     api_token_create,
     api_token_revoke,
     backup_codes_regenerate,
+    enrolment_link_issue,
+    enrolment_link_redeem,
     password_set,
     second_factor_remove,
     totp_device_confirm,
@@ -49,6 +54,9 @@ from .services import (
 from .types import request_user
 
 logger = logging.getLogger(__name__)
+
+# Every form field that carries a password or a code: never shown in an error report.
+SECRET_FIELDS = ("password", "code", "old_password", "new_password1", "new_password2")
 
 
 class SignInView(auth_views.LoginView):
@@ -60,6 +68,17 @@ class SignInView(auth_views.LoginView):
 
     redirect_authenticated_user = True
 
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """An account that must still wait is refused before its password is checked (so nothing is counted)."""
+        username = request.POST.get("username", "")
+        wait = sign_in_wait_seconds(username)
+        # A locked-out pair or address gets axes' own answer, which says how long the lockout lasts.
+        if wait and not AxesProxyHandler.is_locked(request, {"username": username}):
+            form = self.get_form_class()(request, initial={"username": username})
+            refusal = f"Too many wrong passwords for this account. Wait {wait} seconds, then try again."
+            return self.render_to_response(self.get_context_data(form=form, refusal=refusal), status=429)
+        return super().post(request, *args, **kwargs)
+
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         user = form.get_user()
         if user_has_device(user, confirmed=True):
@@ -69,7 +88,7 @@ class SignInView(auth_views.LoginView):
         return redirect(self.get_success_url())
 
 
-@method_decorator([sensitive_post_parameters("code"), never_cache], name="dispatch")
+@method_decorator([sensitive_post_parameters(*SECRET_FIELDS), never_cache], name="dispatch")
 class SignInCodeView(FormView):
     """
     Step two: a code from the authenticator app or a backup code. Also where a
@@ -121,12 +140,13 @@ class SecurityView(LoginRequiredMixin, TemplateView):
         user = request_user(self.request)
         context = super().get_context_data(**kwargs)
         confirmed = TOTPDevice.objects.devices_for_user(user, confirmed=True).first()
-        pending = None if confirmed else TOTPDevice.objects.devices_for_user(user, confirmed=False).first()
+        pending = None if confirmed else twostep.enrolment_device(self.request, user)
         context.update(
             device=confirmed,
             pending=pending,
-            backup_codes_left=StaticToken.objects.filter(device__user=user, device__confirmed=True).count(),
+            backup_codes_left=BackupCode.objects.filter(device__user=user, device__confirmed=True).count(),
             required=user.is_staff or user.is_superuser,
+            may_enrol=twostep.may_enrol_at_will(user),
             reauth_form=kwargs.get("reauth_form") or ReauthenticateForm(user=user),
             password_form=kwargs.get("password_form") or PasswordChangeForm(user),
             api_tokens=user.api_tokens.all(),
@@ -140,6 +160,7 @@ class SecurityView(LoginRequiredMixin, TemplateView):
         return context
 
 
+@method_decorator(sensitive_post_parameters(*SECRET_FIELDS), name="dispatch")
 class SecurityActionView(LoginRequiredMixin, View):
     """Base for the POST-only actions of the security page; each renders the page again on a form error."""
 
@@ -161,13 +182,16 @@ class SecurityActionView(LoginRequiredMixin, View):
 
 class EnrolmentStartView(SecurityActionView):
     def post(self, request: HttpRequest) -> HttpResponse:
-        totp_device_start(self.user)
+        if not twostep.may_enrol_at_will(self.user):
+            messages.error(request, NEEDS_ENROLMENT_LINK)
+            return redirect("accounts:security")
+        twostep.enrolment_begin(request, device=totp_device_start(self.user))
         return redirect("accounts:security")
 
 
 class EnrolmentConfirmView(SecurityActionView):
     def post(self, request: HttpRequest) -> HttpResponse:
-        device = TOTPDevice.objects.devices_for_user(self.user, confirmed=False).first()
+        device = twostep.enrolment_device(request, self.user)
         if device is None:
             return redirect("accounts:security")
         form = EnrolmentConfirmForm(request.POST)
@@ -180,6 +204,49 @@ class EnrolmentConfirmView(SecurityActionView):
                 twostep.complete(request, user=self.user, device=device)
                 return self.show_codes(codes, "Two-factor sign-in is on. Save your backup codes now.")
         return self.page(status=400, confirm_form=form)
+
+
+NEEDS_ENROLMENT_LINK = ("Staff accounts set up two-factor sign-in through a one-time enrolment link, e-mailed to the "
+                        "account's address or issued by an administrator.")
+ENROLMENT_LINKS_PER_HOUR = 3
+
+
+class EnrolmentLinkRequestView(SecurityActionView):
+    """Staff who may not enrol at will ask for a link, sent only to the address already on their account."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        user = self.user
+        if twostep.may_enrol_at_will(user):
+            return redirect("accounts:security")
+        if not user.email:
+            messages.error(request, "Your account has no e-mail address. Ask an administrator for an enrolment link.")
+        elif _counted(f"enrolment-link:{user.pk}") > ENROLMENT_LINKS_PER_HOUR:
+            messages.error(request, "Enrolment links were sent several times this hour. Use the newest one, "
+                                    "or ask an administrator.")
+        else:
+            enrolment_link_issue(user, actor=user)
+            messages.success(request, "An enrolment link is on its way to the e-mail address of your account.")
+        return redirect("accounts:security")
+
+
+@method_decorator(never_cache, name="dispatch")
+class EnrolmentLinkView(LoginRequiredMixin, TemplateView):
+    """
+    The page an enrolment link opens, for the account it was issued to, once signed in.
+    Opening it changes nothing (mail scanners follow links); the button uses it up and
+    starts the authenticator, which only this session can then see and confirm.
+    """
+
+    template_name = "accounts/enrolment_link.html"
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        user = request_user(request)
+        try:
+            device = enrolment_link_redeem(user, token=token)
+        except ValidationError as error:
+            return self.render_to_response(self.get_context_data(error=error.messages[0]), status=400)
+        twostep.enrolment_begin(request, device=device)
+        return redirect("accounts:security")
 
 
 class BackupCodesRegenerateView(SecurityActionView):
@@ -256,6 +323,25 @@ def _counted(key: str) -> int:
         return 1
 
 
+class RedirectThenRun(HttpResponseRedirect):
+    """
+    A redirect that runs `work` once it has been sent: the server calls close() after the
+    last byte went out (WSGI). A failure is logged; the visitor already has their answer.
+    """
+
+    def __init__(self, redirect_to: str, work: Callable[[], object]) -> None:
+        super().__init__(redirect_to)
+        self.work = work
+
+    def close(self) -> None:
+        try:
+            self.work()
+        except Exception:  # The response is gone: nothing but the log can still hear of it.
+            logger.exception("Work after the response failed")
+        finally:
+            super().close()
+
+
 class PasswordResetView(auth_views.PasswordResetView):
     """
     Django's reset form, with limits so that it cannot be used to flood a mailbox or the
@@ -279,11 +365,21 @@ class PasswordResetView(auth_views.PasswordResetView):
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        """
+        The mail is sent only after the response has gone out: sending takes long, and only
+        for addresses with an account, so a page that waited for it would tell who has one.
+        """
         address = hashlib.sha256(form.cleaned_data["email"].strip().lower().encode()).hexdigest()
         if _counted(f"password-reset:address:{address}") > settings.PASSWORD_RESET_MAILS_PER_ADDRESS_PER_HOUR:
             logger.warning("Password reset mail not sent: too many for this address this hour")
             return HttpResponseRedirect(self.get_success_url())
-        return super().form_valid(form)
+        options = {
+            "use_https": self.request.is_secure(), "token_generator": self.token_generator,
+            "from_email": self.from_email, "email_template_name": self.email_template_name,
+            "subject_template_name": self.subject_template_name, "request": self.request,
+            "html_email_template_name": self.html_email_template_name, "extra_email_context": self.extra_email_context,
+        }
+        return RedirectThenRun(self.get_success_url(), partial(form.save, **options))
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):

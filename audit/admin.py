@@ -7,7 +7,7 @@ from django.utils.html import format_html
 
 from common.paging import CappedCountPaginator
 
-from .models import AuditLog
+from .models import AuditLog, SignInFailureWindow
 
 # The kinds of record the log names as targets.
 _target_models: list[type[Model]] = []
@@ -36,8 +36,21 @@ class TargetTypeFilter(admin.SimpleListFilter):
         return queryset.filter(target_type=self.value()) if self.value() else queryset
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For records nobody may add, change or delete through the admin: they can only be looked at."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(ReadOnlyAdmin):
     """
     Read-only: the log is append-only, so the admin can look but never add, change or
     delete, one row or in bulk (there are no actions at all).
@@ -68,11 +81,15 @@ class AuditLogAdmin(admin.ModelAdmin):
     def changes_display(self, obj: AuditLog) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.changes, indent=2, sort_keys=True, ensure_ascii=False))
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj: AuditLog | None = None) -> bool:
-        return False
+@admin.register(SignInFailureWindow)
+class SignInFailureWindowAdmin(ReadOnlyAdmin):
+    """How many failed sign-ins each account or address had per window; the log has one row per window."""
 
-    def has_delete_permission(self, request: HttpRequest, obj: AuditLog | None = None) -> bool:
-        return False
+    list_display = ("window_start", "action", "key", "failures", "last_at")
+    list_filter = ("action", ("window_start", admin.DateFieldListFilter))
+    search_fields = ("key",)
+    ordering = ("-window_start",)
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    actions = None

@@ -1,23 +1,47 @@
 from __future__ import annotations
 
+import ipaddress
 from typing import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from .context import RequestOrigin, current_origin
 
 MAX_USER_AGENT_LENGTH = 500
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _address(value: str | None) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address((value or "").strip())
+    except ValueError:
+        return None
+
+
+def _trusted(address: IPAddress) -> bool:
+    return any(address in ipaddress.ip_network(network, strict=False) for network in settings.TRUSTED_PROXIES)
+
 
 def client_ip(request: HttpRequest) -> str | None:
     """
-    The client's address as the first trusted proxy saw it. Behind Render's (or any)
-    load balancer REMOTE_ADDR is the proxy, so the right-most X-Forwarded-For entry
-    added by that proxy is the client; without the header REMOTE_ADDR is the client.
+    The one client address that the lockout, the password-reset limit and the audit rows
+    use. X-Forwarded-For is whatever the client sent plus what each proxy appended, so it
+    is read from the right, and only while the address it came from is one of
+    TRUSTED_PROXIES: the first address no trusted proxy owns is the client. A client that
+    connects directly, or through a proxy nobody listed, is its REMOTE_ADDR whatever
+    header it sends.
     """
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    candidates = [part.strip() for part in forwarded.split(",") if part.strip()]
-    return candidates[-1] if candidates else request.META.get("REMOTE_ADDR") or None
+    client = _address(request.META.get("REMOTE_ADDR"))
+    hops = [part for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    while client is not None and hops and _trusted(client):
+        forwarded = _address(hops.pop())
+        if forwarded is None:
+            # A trusted proxy never writes garbage: a client did, so the proxy is the last address known.
+            break
+        client = forwarded
+    return str(client) if client is not None else None
 
 
 class AuditContextMiddleware:

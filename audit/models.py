@@ -37,6 +37,8 @@ class Action(models.TextChoices):
     OTP_ENROLLED = "otp.enrolled", "Second factor enrolled"
     OTP_REMOVED = "otp.removed", "Second factor removed"
     OTP_FAILED = "otp.failed", "Second factor failed"
+    OTP_ENROLMENT_LINK_ISSUED = "otp.enrolment_link_issued", "Enrolment link issued"
+    OTP_ENROLMENT_LINK_USED = "otp.enrolment_link_used", "Enrolment link used"
     OTP_BACKUP_CODES_REGENERATED = "otp.backup_codes_regenerated", "Backup codes regenerated"
     API_TOKEN_CREATED = "api_token.created", "API token created"
     API_TOKEN_REVOKED = "api_token.revoked", "API token revoked"
@@ -150,3 +152,30 @@ class AuditLog(models.Model):
     def compute_hash(self) -> str:
         canonical = json.dumps(self.content(), sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class SignInFailureWindow(models.Model):
+    """
+    Failed sign-ins (and refused attempts while locked out) counted per account, or per
+    client address when the name typed matches no account, per FAILURE_WINDOW. Only the
+    first failure of a window writes an audit row; the rest only count here, so a flood
+    of failures adds one audit row per target and window instead of one per attempt, and
+    never queues behind the audit chain's lock that every incident write takes.
+    """
+
+    action = models.CharField(max_length=40, choices=Action.choices, editable=False)
+    # "account:<user id>" or "address:<ip>"; never a typed username.
+    key = models.CharField(max_length=80, editable=False)
+    window_start = models.DateTimeField(editable=False)
+    failures = models.PositiveIntegerField(default=1, editable=False)
+    last_at = models.DateTimeField(editable=False)
+
+    class Meta:
+        ordering = ["-window_start"]
+        verbose_name = "sign-in failure window"
+        constraints = [
+            models.UniqueConstraint(fields=["action", "key", "window_start"], name="audit_failure_window_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.failures} × {self.action} for {self.key} from {self.window_start:%Y-%m-%d %H:%M}"

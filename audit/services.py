@@ -17,14 +17,16 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import F
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.ipv6 import clean_ipv6_address
 
 from .archive import write_archive
 from .context import current_origin
 from .middleware import MAX_USER_AGENT_LENGTH
-from .models import GENESIS_HASH, Action, AuditLog
+from .models import GENESIS_HASH, Action, AuditLog, SignInFailureWindow
 
 # Any constant works: it names the one PostgreSQL advisory lock that serialises appends.
 CHAIN_LOCK_KEY = 7_341_902_233
@@ -95,8 +97,15 @@ def _normalised_ip(ip_address: str | None) -> str | None:
     return cleaned
 
 
+def _target_label(target: models.Model | None) -> str:
+    """An account by its login name, which is what administrators search the log for; anything else as it names itself."""
+    if isinstance(target, AbstractBaseUser):
+        return target.get_username()
+    return str(target) if target is not None else ""
+
+
 def _target_fields(target: models.Model | None, target_label: str | None) -> dict[str, str]:
-    label = target_label if target_label is not None else str(target) if target is not None else ""
+    label = target_label if target_label is not None else _target_label(target)
     return {
         "target_type": target._meta.label_lower if target is not None else "",
         "target_id": str(target.pk) if target is not None else "",
@@ -141,6 +150,53 @@ def audit_record(
         entry.entry_hash = entry.compute_hash()
         entry.save(force_insert=True)
     return entry
+
+
+# Failed sign-ins are counted in windows this long (SignInFailureWindow).
+FAILURE_WINDOW = datetime.timedelta(minutes=15)
+
+
+def _window_start(moment: datetime.datetime) -> datetime.datetime:
+    seconds = FAILURE_WINDOW.total_seconds()
+    return datetime.datetime.fromtimestamp(moment.timestamp() // seconds * seconds, tz=datetime.timezone.utc)
+
+
+def unknown_username_label(typed: str) -> str:
+    """
+    A name that matches no account, as the log names it: a keyed hash, never the text,
+    which is often a password typed into the wrong field. The same name from the same
+    site always gives the same label, so repeated guesses can still be told apart.
+    """
+    return f"unknown account {salted_hmac('audit.unknown-username', _clean_text(typed)).hexdigest()[:16]}"
+
+
+def sign_in_failure_record(action: Action, *, account: models.Model | None, typed_username: str) -> None:
+    """
+    For the sign-in signal receivers: count a failed sign-in (or an attempt refused while
+    locked out) against the account it named, else against the client address, in the
+    current FAILURE_WINDOW. The window's first failure appends one audit row; later ones
+    only add to the window's count, which the admin shows.
+    """
+    origin = current_origin.get()
+    now = timezone.now()
+    key = f"account:{account.pk}" if account is not None else f"address:{_normalised_ip(origin.ip_address) or 'unknown'}"
+    window_start = _window_start(now)
+    window = SignInFailureWindow.objects.filter(action=action, key=key, window_start=window_start)
+    with transaction.atomic():
+        if window.update(failures=F("failures") + 1, last_at=now):
+            return
+        try:
+            # The unique constraint makes exactly one of two racing requests open the window.
+            with transaction.atomic():
+                SignInFailureWindow.objects.create(action=action, key=key, window_start=window_start, last_at=now)
+        except IntegrityError:
+            window.update(failures=F("failures") + 1, last_at=now)
+            return
+        label = None if account is not None else unknown_username_label(typed_username)
+        audit_record(action, actor=None, target=account, target_label=label, changes={
+            "window": [window_start, window_start + FAILURE_WINDOW],
+            "counted_in": "sign-in failure windows",
+        })
 
 
 @contextmanager

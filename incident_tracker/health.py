@@ -4,6 +4,8 @@ that names unapplied migrations. `HealthCheckMiddleware` serves the probes.
 """
 from __future__ import annotations
 
+import ipaddress
+import json
 import logging
 from functools import cache
 
@@ -17,7 +19,10 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from audit.middleware import client_ip
+
 from . import __version__
+from .metrics import has_metrics_token
 
 logger = logging.getLogger(__name__)
 
@@ -85,10 +90,31 @@ def cache_error() -> str | None:
     return None
 
 
+def may_see_details(request: HttpRequest) -> bool:
+    """
+    Readiness details (versions, migration names, error classes) help an attacker map the
+    deployment: they go only to a caller on the machine itself (the resolved client
+    address, so not everyone behind a local nginx) or one with the metrics token.
+    """
+    address = client_ip(request)
+    return has_metrics_token(request) or (address is not None and ipaddress.ip_address(address).is_loopback)
+
+
 @never_cache
 @require_safe
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Ready for traffic: the database answers, every migration is applied and the cache can be read."""
+    """
+    Ready for traffic: the database answers, every migration is applied and the cache can
+    be read. Anyone gets the status (and its code, which is all a load balancer reads);
+    the details need may_see_details().
+    """
+    response = _readiness()
+    if may_see_details(request):
+        return response
+    return JsonResponse({"status": json.loads(response.content)["status"]}, status=response.status_code)
+
+
+def _readiness() -> JsonResponse:
     body: dict[str, object] = {"status": "ok", "version": __version__, "database": "ok", "migrations": "applied",
                                "cache": "ok"}
     try:

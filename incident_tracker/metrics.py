@@ -43,15 +43,20 @@ def _registry() -> CollectorRegistry:
     return registry
 
 
+def has_metrics_token(request: HttpRequest) -> bool:
+    """The request carries METRICS_TOKEN as its bearer token (never true while it is unset)."""
+    token: str = settings.METRICS_TOKEN
+    scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(offered.strip().encode(), token.encode())
+
+
 @never_cache
 @require_GET
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """Unknown (404) while METRICS_TOKEN is unset; 401 without the right bearer token."""
-    token: str = settings.METRICS_TOKEN
-    if not token:
+    if not settings.METRICS_TOKEN:
         raise Http404("Metrics are disabled.")
-    scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(offered.strip().encode(), token.encode()):
+    if not has_metrics_token(request):
         response = HttpResponse("A valid bearer token is required.\n", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response

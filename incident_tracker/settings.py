@@ -6,6 +6,7 @@ file) through one `environ.Env`; `.env.example` lists every variable. The defaul
 the safe production ones: DEBUG off, secure cookies, no SECRET_KEY. Development turns
 DEBUG on explicitly (`make run` does).
 """
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,16 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The proxies (addresses or CIDR networks) whose X-Forwarded-For entries are believed
+# (audit.middleware.client_ip); empty believes nobody's. Render: 10.0.0.0/8; nginx on
+# the same host: 127.0.0.1 (DEPLOYMENT.md). A value that is no network stops the start.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _network in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_network!r} is not an IP address or network.") from None
+
 # --- Authentication -----------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -151,10 +162,14 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
-# Lock an account, or an address, out after repeated wrong passwords.
+# Lock a username-and-address pair, or an address, out after repeated wrong passwords:
+# never a username alone, or anyone could lock a responder out everywhere with five
+# guesses. One account guessed from many addresses is slowed by progressive delays
+# instead (accounts/delays.py), up to SIGN_IN_MAX_DELAY_SECONDS between attempts.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+SIGN_IN_MAX_DELAY_SECONDS = env.int("SIGN_IN_MAX_DELAY_SECONDS", default=60)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/lockout.html"
 # The same client address the audit log records (behind a proxy, the one it saw).
@@ -172,6 +187,10 @@ OTP_STATIC_THROTTLE_FACTOR = 1
 # The admin never shows an existing authenticator's secret, its QR code or backup codes:
 # a superuser could otherwise copy someone's second factor.
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# Staff set up a second factor only through a one-time link (e-mailed, or issued by an
+# administrator), valid this many hours.
+ENROLMENT_LINK_HOURS = env.int("ENROLMENT_LINK_HOURS", default=24)
 
 # Password reset: requests per client address, and mails per e-mail address, per hour.
 PASSWORD_RESET_REQUESTS_PER_HOUR = env.int("PASSWORD_RESET_REQUESTS_PER_HOUR", default=10)

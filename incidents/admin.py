@@ -131,7 +131,7 @@ class IncidentAdmin(admin.ModelAdmin):
         data = form.cleaned_data
         if not change:
             created, _ = incident_create(
-                reporter=data["reporter"], title=data["title"], description=data["description"],
+                reporter=data["reporter"], actor=request_user(request), title=data["title"], description=data["description"],
                 severity=data["severity"], category=data.get("category"),
             )
             if data.get("assignee"):

@@ -73,13 +73,15 @@ class IncidentEditForm(forms.Form):
     assignee = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False)
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
-    def __init__(self, *args: Any, can_triage: bool, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, can_triage: bool, can_set_severity: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if not can_set_severity:
+            del self.fields["severity"]
         if can_triage:
             assignee_field = self.fields["assignee"]
             assert isinstance(assignee_field, forms.ModelChoiceField)
             assignee_field.queryset = get_user_model().objects.filter(is_staff=True, is_active=True).order_by(
-                "username"
+                "first_name", "last_name", "pk"
             )
         else:
             del self.fields["assignee"]
@@ -140,7 +142,8 @@ class IncidentFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         assignee_field = self.fields["assignee"]
         assert isinstance(assignee_field, forms.ChoiceField)
-        responders = get_user_model().objects.filter(is_staff=True).order_by("username").only(*PERSON_NAME_FIELDS)
+        responders = get_user_model().objects.filter(is_staff=True).order_by("first_name", "last_name", "pk").only(
+            *PERSON_NAME_FIELDS)
         assignee_field.choices = [("", "Anyone"), ("me", "Me"), ("none", "Unassigned"),
                                   *((str(person.pk), str(person)) for person in responders)]
 

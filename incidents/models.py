@@ -141,9 +141,10 @@ class Incident(models.Model):
     reporter = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reported_incidents", db_index=False
     )
+    # Only active responders: the admin's form and its autocomplete offer and accept no one else.
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, related_name="assigned_incidents", null=True, blank=True,
-        db_index=False,
+        db_index=False, limit_choices_to={"is_staff": True, "is_active": True},
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)

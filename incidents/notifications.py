@@ -25,6 +25,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import QuerySet
@@ -101,14 +102,33 @@ def _schedule(template: str, incident: Incident, event: str, recipients: QuerySe
         transaction.on_commit(partial(_send, template, incident, event, recipients, context))
 
 
-def notify_reported(incident: Incident) -> None:
-    if incident.severity in MAJOR_SEVERITIES:
-        responders = _recipients(incident.reporter, is_staff=True, notify_major=True)
+# Major-incident mail per incident: at most one in this many seconds.
+MAJOR_MAIL_INTERVAL = 3600
+
+
+def _major_mail_due(incident: Incident) -> bool:
+    """
+    True for the first SEV1/SEV2 mail of an incident in MAJOR_MAIL_INTERVAL, and marks it
+    sent (cache.add is atomic in the shared cache), so flipping severity back and forth
+    cannot turn the responders' inboxes into a pager.
+    """
+    return bool(cache.add(f"major-incident-mail:{incident.pk}", True, MAJOR_MAIL_INTERVAL))
+
+
+def notify_reported(incident: Incident, *, actor: User) -> None:
+    if incident.severity in MAJOR_SEVERITIES and _major_mail_due(incident):
+        responders = _recipients(actor, is_staff=True, notify_major=True)
         _schedule("reported", incident, f"New {Severity(incident.severity).name} incident", responders)
 
 
+def notify_reported_on_behalf(incident: Incident, *, actor: User) -> None:
+    """The reporter always hears of a report filed in their name: it is theirs to see and answer for."""
+    reporter = _recipients(actor, pk=incident.reporter_id)
+    _schedule("reported_on_behalf", incident, "Reported in your name", reporter, actor=actor)
+
+
 def notify_escalated(incident: Incident, *, actor: User, previous_severity: int) -> None:
-    if incident.severity in MAJOR_SEVERITIES and incident.severity < previous_severity:
+    if incident.severity in MAJOR_SEVERITIES and incident.severity < previous_severity and _major_mail_due(incident):
         responders = _recipients(actor, is_staff=True, notify_major=True)
         _schedule("escalated", incident, f"Raised to {Severity(incident.severity).name}", responders, actor=actor,
                   previous_severity=Severity(previous_severity).label)

@@ -25,6 +25,15 @@ def can_edit(user: User, incident: Incident) -> bool:
     return user.is_staff or (incident.reporter_id == user.pk and incident.status == Status.OPEN)
 
 
+def can_set_severity(user: User, incident: Incident) -> bool:
+    """
+    Responders always; the reporter only until a responder has taken the incident up
+    (assigned or acknowledged it). After that severity is triage's decision, and a
+    reporter flipping it can neither override them nor trigger major-incident mail.
+    """
+    return user.is_staff or (can_edit(user, incident) and incident.assignee_id is None and incident.acknowledged_at is None)
+
+
 def can_triage(user: User) -> bool:
     """Set severity, category and assignee on someone else's report."""
     return user.is_staff

@@ -53,6 +53,7 @@ def _display(instance: Model, name: str) -> Any:
 def incident_create(
     *,
     reporter: User,
+    actor: User | None = None,
     title: str,
     description: str,
     severity: int = Severity.SEV3,
@@ -66,7 +67,12 @@ def incident_create(
     created instead of a duplicate: the same form (same `submission_token`), or the
     form reloaded and sent again (a new token, but the same title and description
     from the same reporter within DUPLICATE_REPORT_WINDOW).
+    `actor` is who filed it when that is not the reporter (an administrator reporting on
+    their behalf): the audit row names the actor, with the reporter "on behalf of", and
+    the reporter is told by e-mail.
     """
+    actor = actor or reporter
+    on_behalf = actor.pk != reporter.pk
     incident = Incident(
         title=clean_plain_text(title),
         description=clean_rich_text(description),
@@ -92,11 +98,15 @@ def incident_create(
         incident.save(force_insert=True)
         caching.incidents_changed()
         changes = {name: [None, _display(incident, name)] for name in ("title", "severity", "category")}
-        added = _attach(incident, uploads, stored=stored, uploaded_by=reporter)
+        added = _attach(incident, uploads, stored=stored, uploaded_by=actor)
         if added:
             changes["attachments"] = [None, [attachment.description() for attachment in added]]
-        audit_record(Action.INCIDENT_REPORTED, actor=reporter, target=incident, changes=changes)
-        notifications.notify_reported(incident)
+        if on_behalf:
+            changes["on_behalf_of"] = [None, _display(incident, "reporter")]
+        audit_record(Action.INCIDENT_REPORTED, actor=actor, target=incident, changes=changes)
+        notifications.notify_reported(incident, actor=actor)
+        if on_behalf:
+            notifications.notify_reported_on_behalf(incident, actor=actor)
     return incident, True
 
 
@@ -109,6 +119,11 @@ def _checked_edit(incident: Incident, *, actor: User, values: dict[str, Any]) ->
         raise ValueError(f"Not editable: {', '.join(sorted(unknown))}")
     if values.keys() & TRIAGE_FIELDS and not permissions.can_triage(actor):
         raise PermissionDenied("Only responders may assign incidents.")
+    assignee = values.get("assignee")
+    if assignee is not None and not (assignee.is_staff and assignee.is_active):
+        raise ValidationError({"assignee": "Only an active responder (staff) can be assigned an incident."})
+    if values.get("severity", incident.severity) != incident.severity and not permissions.can_set_severity(actor, incident):
+        raise PermissionDenied("Severity is the responders' to set once they have taken up the incident.")
     cleaners = {"title": clean_plain_text, "description": clean_rich_text}
     return {name: cleaners[name](value) if name in cleaners else value for name, value in values.items()}
 
@@ -121,11 +136,12 @@ def incident_update(
     since `expected_version` was read (nothing is written then). Only the fields that
     really change are written and audited; triage fields need a responder.
     """
-    values = _checked_edit(incident, actor=actor, values=values)
     with transaction.atomic():
         current = Incident.objects.select_for_update().get(pk=incident.pk)
         if current.version != expected_version:
             raise StaleIncidentError(current)
+        # Checked on the locked row: the caller's copy may predate a change of status or assignee.
+        values = _checked_edit(current, actor=actor, values=values)
         changed = {name: value for name, value in values.items() if getattr(current, name) != value}
         if not changed:
             return current

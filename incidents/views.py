@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import DetailView, FormView, TemplateView
 
-from accounts.models import User
+from accounts.models import User, name_fields
 from accounts.types import AuthenticatedHttpRequest, request_user
 from audit.models import Action, AuditLog
 from audit.services import audit_record
@@ -193,9 +193,9 @@ class IncidentDetailView(VisibleIncidentMixin, DetailView):
             or CommentForm(can_write_internal_note=permissions.can_write_internal_note(user)),
             transitions=transitions_from(incident.status) if permissions.can_transition(user, incident) else [],
             can_edit=permissions.can_edit(user, incident),
-            timeline=AuditLog.objects.for_target(incident._meta.label_lower, incident.pk).visible_to(user).only(
-                "created_at", "actor_username", "action", "changes", "via"
-            ),
+            # The actor by display name (joined, no extra query); the row's actor_username is a login name.
+            timeline=AuditLog.objects.for_target(incident._meta.label_lower, incident.pk).visible_to(user)
+            .select_related("actor").only("created_at", "actor_id", "action", "changes", "via", *name_fields("actor")),
             can_take=permissions.can_triage(user) and incident.assignee_id != user.pk,
         )
         return context
@@ -215,7 +215,8 @@ class IncidentEditView(VisibleIncidentMixin, FormView):
 
     def get_form(self, form_class: Any = None) -> IncidentEditForm:
         return IncidentEditForm(
-            **self.get_form_kwargs(), can_triage=permissions.can_triage(self.user)
+            **self.get_form_kwargs(), can_triage=permissions.can_triage(self.user),
+            can_set_severity=permissions.can_set_severity(self.user, self.incident),
         )
 
     def get_initial(self) -> dict[str, Any]:
@@ -290,10 +291,13 @@ class IncidentTransitionView(IncidentActionView):
         if not permissions.can_transition(request.user, incident):
             raise PermissionDenied("Only responders may change an incident's status.")
         form = TransitionForm(request.POST)
-        expected_version = form.cleaned_data["version"] if form.is_valid() else None
+        if not form.is_valid():
+            # No version (or a bad one) says nothing about what the page showed: refused like a stale page.
+            messages.error(request, STALE_ACTION_MESSAGE)
+            return redirect(incident)
         try:
             incident = incident_transition(incident, actor=request.user, name=name,
-                                           expected_version=expected_version)
+                                           expected_version=form.cleaned_data["version"])
         except StaleIncidentError:
             messages.error(request, STALE_ACTION_MESSAGE)
         except ValidationError as error:

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -43,6 +44,20 @@ def skip_all(items: list[pytest.Item], marker: str, reason: str) -> None:
     for item in items:
         if item.get_closest_marker(marker):
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """
+    PostgreSQL refuses TRUNCATE of the audit table (audit migration 0006) unless the
+    session allows it; tests that commit are emptied with TRUNCATE, so the test database
+    allows it for every new connection. The test of the refusal switches it off again.
+    """
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(f"ALTER DATABASE {connection.ops.quote_name(connection.settings_dict['NAME'])} "
+                           "SET audit.truncate_allowed = 'on'")
+            cursor.execute("SET audit.truncate_allowed = 'on'")
 
 
 @pytest.fixture(autouse=True)

@@ -9,10 +9,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from PIL import Image
 from django_otp.oath import totp
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import User
+from accounts.models import BackupCode, BackupCodeDevice, User, backup_code_digest
 from incidents.models import Category, Comment, Incident, Severity
 from incidents.workflow import Status
 
@@ -33,9 +32,10 @@ def totp_code(device: TOTPDevice, *, steps_ahead: int = 0) -> str:
     return f"{totp(device.bin_key, device.step, device.t0, device.digits, drift=steps_ahead):06d}"
 
 
-def make_backup_codes(*, user: User, codes: tuple[str, ...] = ("backup01", "backup02")) -> StaticDevice:
-    device = StaticDevice.objects.create(user=user, name="Backup codes", confirmed=True)
-    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+def make_backup_codes(*, user: User, codes: tuple[str, ...] = ("backup01", "backup02")) -> BackupCodeDevice:
+    """Backup codes stored as the product stores them: only their hashes."""
+    device = BackupCodeDevice.objects.create(user=user, name="Backup codes", confirmed=True)
+    BackupCode.objects.bulk_create(BackupCode(device=device, code_hash=backup_code_digest(code)) for code in codes)
     return device
 
 

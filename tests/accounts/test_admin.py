@@ -62,7 +62,8 @@ def test_the_admin_never_shows_anyones_authenticator_secret_or_backup_codes(admi
     backup = make_backup_codes(user=reporter, codes=("kq7wz3ab", "pl9xv2cd"))
     for address in (reverse("admin:otp_totp_totpdevice_changelist"),
                     reverse("admin:otp_totp_totpdevice_change", args=[device.pk]),
-                    reverse("admin:otp_static_staticdevice_change", args=[backup.pk])):
+                    reverse("admin:accounts_backupcodedevice_changelist"),
+                    reverse("admin:accounts_backupcodedevice_change", args=[backup.pk])):
         page = admin_client.get(address)
         assert page.status_code == 200, address
         text = page.content.decode()

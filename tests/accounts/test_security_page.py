@@ -9,9 +9,10 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
-from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.models import BackupCode, backup_code_digest
+from accounts.services import enrolment_link_issue
 from audit.models import Action, AuditLog
 from tests.factories import DEFAULT_PASSWORD, make_backup_codes, make_totp_device, totp_code
 
@@ -38,7 +39,7 @@ def test_enrolment_shows_a_local_qr_code_and_the_secret_then_confirms_with_a_cod
         response = reporter_client.post(reverse("accounts:enrol_confirm"), {"code": totp_code(device)})
     assert response.status_code == 200
     page = response.content.decode()
-    codes = re.findall(r"<li><code>([a-z2-7]{8})</code></li>", page)
+    codes = re.findall(r"<li><code>([a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4})</code></li>", page)
     assert len(codes) == 10 and len(set(codes)) == 10
     assert "no-store" in response["Cache-Control"]
     device.refresh_from_db()
@@ -73,9 +74,10 @@ def test_enrolment_pages_refuse_get_for_actions(reporter_client):
         assert reporter_client.get(reverse(f"accounts:{name}")).status_code == 405
 
 
-def test_staff_enrol_then_reach_the_site(client, responder):
+def test_staff_enrol_through_a_link_then_reach_the_site(client, responder):
     client.force_login(responder)
-    client.post(reverse("accounts:enrol_start"))
+    token = enrolment_link_issue(responder, actor=None)
+    client.post(reverse("accounts:enrol_link", kwargs={"token": token}))
     device = TOTPDevice.objects.get(user=responder)
     client.post(reverse("accounts:enrol_confirm"), {"code": totp_code(device)})
     assert client.get(reverse("incidents:list")).status_code == 200
@@ -92,14 +94,14 @@ def test_regenerating_backup_codes_needs_password_and_code(reporter, otp_client,
     assert "That is not your current password." in response.content.decode()
     response = client.post(url, {"password": DEFAULT_PASSWORD, "code": "oldcode2"})
     assert response.status_code == 400
-    assert list(StaticToken.objects.values_list("token", flat=True)) == ["oldcode1"]
+    assert list(BackupCode.objects.values_list("code_hash", flat=True)) == [backup_code_digest("oldcode1")]
 
     # After the wrong code the device waits a second before it checks another.
     with time_machine.travel(timezone.now() + timedelta(seconds=5)), django_capture_on_commit_callbacks(execute=True):
         response = client.post(url, {"password": DEFAULT_PASSWORD, "code": "oldcode1"})
     assert response.status_code == 200
-    assert StaticToken.objects.count() == 10
-    assert not StaticToken.objects.filter(token="oldcode1").exists()
+    assert BackupCode.objects.count() == 10
+    assert not BackupCode.objects.filter(code_hash=backup_code_digest("oldcode1")).exists()
     assert AuditLog.objects.filter(action=Action.OTP_BACKUP_CODES_REGENERATED).count() == 1
     assert "New backup codes were generated" in mail.outbox[-1].body
 

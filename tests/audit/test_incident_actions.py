@@ -42,7 +42,7 @@ def test_assigning_is_its_own_row_beside_the_edit(responder, reporter):
                     severity=Severity.SEV1)
     assigned = AuditLog.objects.get(action=Action.INCIDENT_ASSIGNED)
     edited = AuditLog.objects.get(action=Action.INCIDENT_EDITED)
-    assert (assigned.actor, assigned.changes) == (responder, {"assignee": [None, "responder"]})
+    assert (assigned.actor, assigned.changes) == (responder, {"assignee": [None, f"Responder #{responder.pk}"]})
     assert edited.changes == {"severity": ["SEV3 – medium", "SEV1 – critical"]}
     assert AuditLog.objects.count() == 2
 
@@ -93,3 +93,16 @@ def test_empty_comment_is_refused_and_records_nothing(reporter):
     with pytest.raises(ValidationError):
         comment_add(incident, author=reporter, body="<p> </p>")
     assert not AuditLog.objects.exists()
+
+
+def test_a_report_filed_for_someone_else_names_who_filed_it(reporter, responder):
+    incident, _ = incident_create(reporter=reporter, actor=responder, title="Phoned in", description="<p>Printer</p>")
+    row = AuditLog.objects.get(action=Action.INCIDENT_REPORTED)
+    assert (row.actor, row.target_id) == (responder, str(incident.pk))
+    assert row.changes["on_behalf_of"] == [None, str(reporter)]
+
+
+def test_a_report_filed_by_its_reporter_names_nobody_else(reporter):
+    incident_create(reporter=reporter, title="Mine", description="<p>Printer</p>")
+    row = AuditLog.objects.get(action=Action.INCIDENT_REPORTED)
+    assert row.actor == reporter and "on_behalf_of" not in row.changes

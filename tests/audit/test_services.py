@@ -161,6 +161,17 @@ def test_database_rejects_raw_sql_rewrites_too():
     assert AuditLog.objects.get().actor_username == ""
 
 
+@pytest.mark.postgresql
+def test_database_rejects_truncate_of_the_audit_table():
+    audit_record(Action.SIGNED_OUT, actor=None)
+    with pytest.raises(DatabaseError, match="append-only: TRUNCATE refused"), transaction.atomic(), \
+            connection.cursor() as cursor:
+        # The test database allows TRUNCATE so that tests can empty it (tests/conftest.py); production does not.
+        cursor.execute("SET LOCAL audit.truncate_allowed = 'off'")
+        cursor.execute("TRUNCATE audit_auditlog")
+    assert AuditLog.objects.count() == 1
+
+
 def test_two_rows_can_never_claim_the_same_predecessor():
     first = audit_record(Action.SIGNED_OUT, actor=None)
     fork = AuditLog(sequence=2, created_at=first.created_at, action=Action.SIGNED_OUT, previous_hash=first.previous_hash)

@@ -21,6 +21,25 @@ def test_intact_chain_passes_and_prints_the_head_as_checkpoint():
     assert f"Checkpoint: 5:{rows[-1].entry_hash}" in output
 
 
+def test_the_checkpoint_is_logged_so_that_a_log_shipped_elsewhere_keeps_it(caplog):
+    rows = write_rows(3)
+    with caplog.at_level("INFO", logger="audit.checkpoint"):
+        run_verify()
+    published = [record for record in caplog.records if record.name == "audit.checkpoint"]
+    assert [record.getMessage() for record in published] == [f"Audit checkpoint 3:{rows[-1].entry_hash} (3 rows verified)"]
+    assert published[0].checkpoint == f"3:{rows[-1].entry_hash}"
+
+
+def test_a_broken_chain_logs_an_error_naming_the_row(caplog):
+    rows = write_rows(3)
+    tamper(2, target_label="rewritten")
+    with caplog.at_level("INFO", logger="audit.checkpoint"), pytest.raises(CommandError):
+        run_verify()
+    assert [(record.levelname, record.getMessage()) for record in caplog.records if record.name == "audit.checkpoint"] == [
+        ("ERROR", "Audit chain broken at row #2: Row #2 (id %s) was altered: its content no longer matches its hash."
+         % rows[1].pk)]
+
+
 def test_empty_log_passes():
     assert "The audit log is empty" in run_verify()
 

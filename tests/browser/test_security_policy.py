@@ -1,6 +1,6 @@
 """
 The whole two-step sign-in in a real Chromium, with the production CSP: an administrator
-enrols, signs out, signs in with a backup code, visits the site and the admin, and the
+enrols through a one-time enrolment link, signs out, signs in with a backup code, visits the site and the admin, and the
 browser reports no policy violation on the way (Chromium logs each one to the console).
 """
 from __future__ import annotations
@@ -9,9 +9,11 @@ from base64 import b32decode
 
 import pytest
 from django_otp.oath import totp
+from django.urls import reverse
 from playwright.sync_api import Page
 
 from accounts.models import User
+from accounts.services import enrolment_link_issue
 from tests.browser.steps import expect_at
 from tests.factories import DEFAULT_PASSWORD, make_user
 
@@ -51,7 +53,14 @@ def staff(transactional_db) -> User:
     return make_user(username="chief", is_staff=True, is_superuser=True)
 
 
-def test_staff_enrol_and_sign_in_with_a_code_under_the_strict_policy(live_server, staff, new_page, screenshot):
+@pytest.fixture
+def enrolment_link(staff) -> str:
+    """The path of the one-time link an operator would hand over (`manage.py enrolment_link chief`)."""
+    return reverse("accounts:enrol_link", kwargs={"token": enrolment_link_issue(staff, actor=None)})
+
+
+def test_staff_enrol_and_sign_in_with_a_code_under_the_strict_policy(live_server, staff, enrolment_link, new_page,
+                                                                     screenshot):
     page = new_page()
     violations: list[str] = []
     page.on("console", lambda message: violations.append(message.text)
@@ -62,6 +71,9 @@ def test_staff_enrol_and_sign_in_with_a_code_under_the_strict_policy(live_server
     expect_at(page, "/accounts/security/", heading="Account security", message=held)
     page.goto(f"{live_server.url}/incidents/")
     expect_at(page, "/accounts/security/", heading="Account security", message=held)
+    assert page.get_by_role("button", name="E-mail me an enrolment link").is_visible()
+    page.goto(live_server.url + enrolment_link)
+    expect_at(page, enrolment_link, heading="Set up two-factor sign-in")
     page.get_by_role("button", name="Set up an authenticator app").click()
     expect_at(page, "/accounts/security/", heading="Account security")
     assert page.locator(".qr-code svg").is_visible()

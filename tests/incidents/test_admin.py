@@ -6,6 +6,7 @@ from contextlib import AbstractContextManager
 from datetime import timedelta
 
 import pytest
+from django.core import mail
 from django.db import connection
 from django.http import HttpResponse
 from django.test import Client
@@ -19,6 +20,7 @@ from common.paging import CappedCountPaginator
 from incidents.admin import IncidentAdmin
 from incidents.models import Category, Incident
 from incidents.workflow import Status
+from tests.conftest import signed_in
 from tests.factories import make_category, make_comment, make_incident, make_incidents, make_user
 
 pytestmark = pytest.mark.django_db
@@ -249,8 +251,8 @@ def few_and_many(client: Client, address: str, add_rows: Callable[[int, int], No
 
 
 def people(role: str) -> list[User]:
-    """Thirty users, made before any page is measured, so each row can name its own."""
-    return [make_user(username=f"{role}{number}") for number in range(30)]
+    """Thirty users, made before any page is measured, so each row can name its own (by display name)."""
+    return [make_user(username=f"{role}{number}", first_name=f"{role}{number}") for number in range(30)]
 
 
 def test_incident_changelist_queries_do_not_grow_with_rows(admin_client, django_assert_max_num_queries):
@@ -356,22 +358,32 @@ def test_admin_edits_an_incident_through_the_audited_service(admin_client, admin
     edited = AuditLog.objects.get(action=Action.INCIDENT_EDITED)
     assert edited.actor == admin_user
     assert edited.changes == {"title": ["VPN down", "VPN down in Leeds"], "severity": ["SEV3 – medium", "SEV1 – critical"]}
-    assert AuditLog.objects.get(action=Action.INCIDENT_ASSIGNED).changes == {"assignee": [None, "responder"]}
+    assert AuditLog.objects.get(action=Action.INCIDENT_ASSIGNED).changes == {"assignee": [None, str(responder)]}
     comment.refresh_from_db()
     assert comment.body == "<p>Original</p>"
 
 
-def test_admin_reports_an_incident_on_someones_behalf(admin_client, admin_user, reporter, responder):
-    response = admin_client.post(reverse("admin:incidents_incident_add"), {
-        "title": "Phoned in: VPN down", "description": "<p>Caller in Leeds</p>", "severity": 2, "category": "",
-        "reporter": reporter.pk, "assignee": responder.pk,
-        "comments-TOTAL_FORMS": 0, "comments-INITIAL_FORMS": 0,
-    })
+def test_admin_reports_an_incident_on_someones_behalf(admin_client, admin_user, reporter, responder,
+                                                      django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(reverse("admin:incidents_incident_add"), {
+            "title": "Phoned in: VPN down", "description": "<p>Caller in Leeds</p>", "severity": 3, "category": "",
+            "reporter": reporter.pk, "assignee": responder.pk,
+            "comments-TOTAL_FORMS": 0, "comments-INITIAL_FORMS": 0,
+        })
     assert response.status_code == 302
     incident = Incident.objects.get()
     assert (incident.reporter, incident.assignee, incident.status) == (reporter, responder, Status.OPEN)
-    assert AuditLog.objects.get(action=Action.INCIDENT_REPORTED).actor == reporter
+    reported = AuditLog.objects.get(action=Action.INCIDENT_REPORTED)
+    assert reported.actor == admin_user, "the administrator is named as the one who acted"
+    assert reported.changes["on_behalf_of"] == [None, str(reporter)]
     assert AuditLog.objects.get(action=Action.INCIDENT_ASSIGNED).actor == admin_user
+    told = [message for message in mail.outbox if message.to == ["reporter@example.com"]]
+    assert len(told) == 1 and told[0].subject == f"[Incident #{incident.pk}] Reported in your name"
+    assert f"{admin_user} reported this incident in your name" in told[0].body
+    timeline = signed_in(reporter).get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+    assert f"reported this incident on behalf of {reporter}" in " ".join(timeline.split())
+    assert f"<strong>{admin_user}</strong>" in timeline
 
 
 def test_comments_cannot_be_added_or_changed_in_the_admin(admin_client, reporter):

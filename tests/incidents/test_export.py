@@ -57,9 +57,9 @@ def test_export_matches_the_filtered_list(responder_client, reporter, responder)
     assert first["Severity"] == "SEV1 – critical"
     assert first["Status"] == "Open"
     assert first["Category"] == "Network"
-    assert first["Reporter"] == "reporter"
+    assert first["Reporter"] == f"User #{reporter.pk}"
     assert first["Assignee"] == ""
-    assert second["Assignee"] == "responder"
+    assert second["Assignee"] == f"Responder #{responder.pk}"
 
 
 def test_reporter_exports_only_their_own_incidents(reporter_client, reporter, other_reporter):

@@ -111,6 +111,8 @@ def test_text_representations_name_what_a_person_recognises(reporter):
     assert str(incident) == f"#{incident.pk} Printer jams"
     assert str(comment) == f"Comment #{comment.pk} on incident #{incident.pk}"
     assert str(named) == "Sam Lee"
-    assert str(reporter) == "reporter"
+    assert str(reporter) == f"User #{reporter.pk}", "never the login name"
+    responder = make_user(username="ops", is_staff=True)
+    assert str(responder) == f"Responder #{responder.pk}"
     assert incident.get_absolute_url() == f"/incidents/{incident.pk}/"
     assert incident.is_open

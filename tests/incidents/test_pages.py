@@ -23,7 +23,7 @@ def test_list_shows_labelled_badges_assignee_and_both_kinds_of_time(responder_cl
     page = responder_client.get(LIST).content.decode()
     assert '<span class="visually-hidden">Severity </span>SEV1 – critical</span>' in page
     assert '<span class="visually-hidden">Status </span>In progress</span>' in page
-    assert "<td><span class=\"cell-label\">Assignee: </span>responder</td>" in page
+    assert f"<td><span class=\"cell-label\">Assignee: </span>Responder #{responder.pk}</td>" in page
     assert '<time datetime="2026-01-15T09:30:00+00:00">' in page
     assert '<span class="absolute-time">15 Jan 2026, 09:30</span>' in page
 

@@ -135,7 +135,7 @@ def test_responder_assigns_and_triages_with_separate_audit_rows(responder, repor
     updated = incident_update(incident, actor=responder, expected_version=1, assignee=responder, category=category)
     assert (updated.assignee, updated.category) == (responder, category)
     assigned = AuditLog.objects.get(action=Action.INCIDENT_ASSIGNED)
-    assert assigned.changes == {"assignee": [None, "responder"]}
+    assert assigned.changes == {"assignee": [None, f"Responder #{responder.pk}"]}
     assert AuditLog.objects.get(action=Action.INCIDENT_EDITED).changes == {"category": [None, "Network"]}
 
 

@@ -10,9 +10,9 @@ from typing import Callable
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.models import BackupCode
 from audit.models import Action, AuditLog
 from incidents.models import Attachment, Comment, Incident
 from incidents.services import attachment_add
@@ -46,6 +46,8 @@ MATRIX: dict[str, tuple[str, str]] = {
     "accounts:preferences":               ("L 200 200 200 200 E C", ""),
     "accounts:enrol_start":               ("L 405 405 405 405 405 405", ""),
     "accounts:enrol_confirm":             ("L 405 405 405 405 405 405", ""),
+    "accounts:enrol_link":                ("L 200 200 200 200 200 200", "token"),
+    "accounts:enrol_link_request":        ("L 405 405 405 405 405 405", ""),
     "accounts:backup_codes":              ("L 405 405 405 405 E C", ""),
     "accounts:otp_remove":                ("L 405 405 405 405 E C", ""),
     "accounts:password_change":           ("L 405 405 405 405 E C", ""),
@@ -104,6 +106,7 @@ def address(name: str, kind: str, incident: Incident) -> str:
         return reverse(name, args=[incident.pk, incident.attachments.get().pk])
     args: dict[str, list[object]] = {
         "": [], "incident": [incident.pk], "transition": [incident.pk, "start"], "reset": ["MQ", "set-password"],
+        "token": ["not-a-real-link"],
     }
     return reverse(name, args=args[kind])
 
@@ -139,7 +142,7 @@ def test_matrix_covers_every_address():
 def counts() -> dict[str, int]:
     """Row counts a GET must leave alone. An export is audited (who took a copy of what), which records a read."""
     tallies = {model.__name__: model.objects.count()
-               for model in (Incident, Comment, Attachment, TOTPDevice, StaticToken)}
+               for model in (Incident, Comment, Attachment, TOTPDevice, BackupCode)}
     return {**tallies, "AuditLog": AuditLog.objects.exclude(action=Action.INCIDENTS_EXPORTED).count()}
 
 

@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from audit.models import Action, AuditLog
+from audit.models import Action, AuditLog, SignInFailureWindow
 from tests.conftest import password_step
 from tests.factories import make_backup_codes, make_totp_device, make_user, totp_code
 
@@ -121,21 +121,55 @@ def test_safe_next_is_followed(client, reporter):
     assert password_step(client, "reporter", next_url="/incidents/?status=open")["Location"] == "/incidents/?status=open"
 
 
-def test_repeated_wrong_passwords_lock_the_account_out_with_attempts_logged(client, tally):
+def test_repeated_wrong_passwords_lock_the_account_out_at_that_address_with_attempts_logged(client, tally):
     victim = make_user(username="victim")
     for attempt in range(settings.AXES_FAILURE_LIMIT):
-        response = password_step(client, "victim", password=f"guess-{attempt}", remote_addr=f"203.0.113.{attempt}")
+        response = password_step(client, "victim", password=f"guess-{attempt}", remote_addr="203.0.113.9")
     assert response.status_code == 429
-    response = password_step(client, "victim", remote_addr="198.51.100.7")
-    assert response.status_code == 429, "the right password from a new address is refused too"
+    response = password_step(client, "victim", remote_addr="203.0.113.9")
+    assert response.status_code == 429, "the right password from that address is refused too"
     assert "Too many failed sign-in attempts" in response.content.decode()
     assert SESSION_KEY not in client.session
     attempts = AccessAttempt.objects.filter(username="victim")
     assert sum(row.failures_since_start for row in attempts) >= settings.AXES_FAILURE_LIMIT
     failures = AuditLog.objects.filter(action=Action.SIGN_IN_FAILED, target_id=str(victim.pk))
-    assert failures.count() >= settings.AXES_FAILURE_LIMIT
+    assert failures.count() == 1, "one row per account and window, with the count beside it"
+    assert SignInFailureWindow.objects.get(action=Action.SIGN_IN_FAILED).failures >= settings.AXES_FAILURE_LIMIT
     assert AuditLog.objects.filter(action=Action.LOCKED_OUT, target_label="victim").exists()
     tally("throttling", "password guesses", settings.AXES_FAILURE_LIMIT)
+
+
+def test_a_reporters_wrong_passwords_do_not_lock_a_responder_out_elsewhere(tally):
+    make_user(username="responder", is_staff=True)
+    reporter = Client(REMOTE_ADDR="203.0.113.50")
+    for attempt in range(settings.AXES_FAILURE_LIMIT):
+        password_step(reporter, "responder", password=f"guess-{attempt}")
+    assert password_step(reporter, "responder").status_code == 429
+    with time_machine.travel(timezone.now() + timedelta(seconds=2)):
+        response = password_step(Client(REMOTE_ADDR="198.51.100.7"), "responder")
+    assert response.status_code == 302, "the responder signs in from their own address"
+    tally("throttling", "lockout aimed at another account", settings.AXES_FAILURE_LIMIT)
+
+
+def test_one_account_guessed_from_many_addresses_waits_longer_after_each_failure(tally):
+    make_user(username="victim")
+    start = timezone.now()
+    limit = settings.AXES_FAILURE_LIMIT
+    for attempt in range(limit + 2):
+        # Each guess waits out the delay the previous ones earned: 1 s, then 2 s.
+        with time_machine.travel(start + timedelta(seconds=10 * attempt), tick=False):
+            response = password_step(Client(), "victim", password=f"guess-{attempt}", remote_addr=f"203.0.113.{attempt}")
+        assert response.status_code == 200, attempt
+    last = start + timedelta(seconds=10 * (limit + 1))
+    with time_machine.travel(last + timedelta(seconds=2), tick=False):
+        response = password_step(Client(), "victim", remote_addr="198.51.100.7")
+    assert response.status_code == 429
+    assert "Too many wrong passwords for this account. Wait 2 seconds, then try again." in response.content.decode()
+    counted = sum(row.failures_since_start for row in AccessAttempt.objects.all())
+    assert counted == limit + 2, "a refused attempt is not counted"
+    with time_machine.travel(last + timedelta(seconds=5)):
+        assert password_step(Client(), "victim", remote_addr="198.51.100.7").status_code == 302
+    tally("throttling", "distributed password guesses", limit + 3)
 
 
 def test_one_address_guessing_many_accounts_is_locked_out(tally):
@@ -153,7 +187,7 @@ def test_lockout_is_shared_by_every_app_process(client):
     """The counts live in the database: a fresh client (any process) sees the lockout at once."""
     make_user(username="victim")
     for _ in range(settings.AXES_FAILURE_LIMIT):
-        password_step(Client(), "victim", password="wrong-password")
+        password_step(Client(REMOTE_ADDR="198.51.100.9"), "victim", password="wrong-password")
     assert AccessAttempt.objects.filter(username="victim").exists()
     assert password_step(Client(REMOTE_ADDR="198.51.100.9"), "victim").status_code == 429
 

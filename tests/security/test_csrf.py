@@ -9,10 +9,10 @@ from django.contrib.auth import SESSION_KEY
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
-from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import User
+from accounts.models import BackupCode, User
+from accounts.services import enrolment_link_issue
 from audit.models import AuditLog
 from incidents.models import Category, Comment, Incident
 from tests.conftest import signed_in, signed_in_verified
@@ -32,7 +32,7 @@ def state() -> tuple[Any, ...]:
     return (
         list(Incident.objects.values()), list(Comment.objects.values()), list(Category.objects.values()),
         list(User.objects.values()),
-        TOTPDevice.objects.count(), StaticToken.objects.count(), len(mail.outbox),
+        TOTPDevice.objects.count(), BackupCode.objects.count(), len(mail.outbox),
     )
 
 
@@ -70,6 +70,9 @@ CASES: dict[str, Case] = {
     "sign-out": lambda p: (signed_in_verified(p["reporter"]), reverse("accounts:logout"), {}),
     "enrol start": lambda p: (signed_in(p["responder"]), reverse("accounts:enrol_start"), {}),
     "enrol confirm": lambda p: (signed_in(p["responder"]), reverse("accounts:enrol_confirm"), {"code": "123456"}),
+    "enrolment link request": lambda p: (signed_in(p["responder"]), reverse("accounts:enrol_link_request"), {}),
+    "enrolment link": lambda p: (signed_in(p["responder"]), reverse("accounts:enrol_link", kwargs={
+        "token": enrolment_link_issue(p["responder"], actor=None)}), {}),
     "backup codes": lambda p: (signed_in_verified(p["reporter"]), reverse("accounts:backup_codes"),
                                {"password": DEFAULT_PASSWORD, "code": "backup01"}),
     "remove device": lambda p: (signed_in_verified(p["reporter"]), reverse("accounts:otp_remove"),

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.verification import ChainBroken, Checkpoint, verify_stored_chain
+
+# Its own logger, so that operators can ship these lines (and only these) somewhere the
+# database's writers cannot reach: a checkpoint kept there catches a chain rewritten whole.
+checkpoint_log = logging.getLogger("audit.checkpoint")
 
 
 class Command(BaseCommand):
@@ -34,6 +39,7 @@ class Command(BaseCommand):
         try:
             report = verify_stored_chain(checkpoint=expected, chunk_size=chunk_size)
         except ChainBroken as broken:
+            checkpoint_log.error("Audit chain broken at row #%s: %s", broken.sequence, broken)
             raise CommandError(f"Audit chain broken. {broken}") from broken
         if report.head is None:
             self.stdout.write("The audit log is empty: nothing to verify.")
@@ -41,3 +47,5 @@ class Command(BaseCommand):
         self.stdout.write(f"Verified {report.rows} rows: the audit chain is intact.")
         self.stdout.write(f"Head: row #{report.head.sequence}, hash {report.head.entry_hash}")
         self.stdout.write(f"Checkpoint: {report.head}")
+        checkpoint_log.info("Audit checkpoint %s (%s rows verified)", report.head, report.rows,
+                            extra={"checkpoint": str(report.head)})

@@ -10,8 +10,10 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
+from django_otp import user_has_device
 
 from accounts.models import User
+from accounts.services import enrolment_link_issue, enrolment_link_url
 from incidents import caching, notifications
 from incidents.models import Category, Incident, Severity
 from incidents.seeding import SeedPlan, seed_incidents
@@ -88,6 +90,10 @@ class Command(BaseCommand):
             for username, _name, is_staff, is_superuser in DEMO_USERS:
                 role = "administrator" if is_superuser else "responder" if is_staff else "reporter"
                 self.stdout.write(f"  {role:<14} {username} / {DEMO_PASSWORD}")
+                if is_staff and not user_has_device(users[username], confirmed=True):
+                    # Staff enrol only through a one-time link; demo accounts get theirs printed here.
+                    token = enrolment_link_issue(users[username], actor=None, mail=False)
+                    self.stdout.write(f"  {'':<14} then open {enrolment_link_url(token)} to set up two-factor sign-in")
         if incidents:
             self.seed_bulk(SeedPlan(incidents=incidents, comments=comments, batch_size=batch_size))
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urljoin, urlsplit
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 STYLESHEET = re.compile(r'<link[^>]+rel="stylesheet"[^>]+href="([^"]+)"')
@@ -29,9 +30,9 @@ class CheckFailed(Exception):
     pass
 
 
-def get(url: str, *, timeout: float) -> Page:
+def get(url: str, *, timeout: float, headers: dict[str, str] | None = None) -> Page:
     """GET following redirects; an HTTP error status is an answer, a network failure is not."""
-    request = urllib.request.Request(url, headers={"User-Agent": "incident-tracker-smoke"})
+    request = urllib.request.Request(url, headers={"User-Agent": "incident-tracker-smoke", **(headers or {})})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return Page(response.status, response.headers.get_content_type(), response.read().decode("utf-8", "replace"))
@@ -90,7 +91,10 @@ class Command(BaseCommand):
         return "200"
 
     def check_readyz(self) -> str:
-        page = self.fetch("readyz")
+        """With METRICS_TOKEN set here, as on the site, /readyz shows its details; without it only the status."""
+        token = settings.METRICS_TOKEN
+        page = get(urljoin(self.base, "readyz"), timeout=self.timeout,
+                   headers={"Authorization": f"Bearer {token}"} if token else None)
         try:
             body = json.loads(page.text)
         except ValueError:
