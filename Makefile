@@ -22,7 +22,8 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 
 run: $(VENV)/.installed-runtime
 	DEBUG=true $(BIN)/python manage.py migrate --noinput
-	DEBUG=true $(BIN)/python manage.py seed --demo
+	# The enrolment links the demo seed prints for the staff accounts point at this server.
+	DEBUG=true SITE_URL=http://$(HOST):$(PORT) $(BIN)/python manage.py seed --demo
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl+C to stop)"
 	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
