@@ -34,9 +34,11 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import connection, transaction
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
+from incidents import dashboard
 from incidents.models import Category, Incident
 from incidents.services import incident_transition, incident_update
 from incidents.workflow import Status
@@ -216,6 +218,12 @@ def next_incident_id() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_sequence_last_value(pg_get_serial_sequence('incidents_incident', 'id'))")
         return int(cursor.fetchone()[0]) + 1
+
+
+def reported_lately() -> str:
+    """What the responders' chart says of the last 30 days, as the database has them (the cached fragment's text)."""
+    total = sum(group["reported"] for group in dashboard.recent_groups(today=timezone.localdate()))
+    return f"{total} incident{'' if total == 1 else 's'} in total"
 
 
 def status_counts() -> list[int]:
@@ -480,6 +488,7 @@ def test_a_new_report_shows_at_once_on_the_other_instance(instances, world, read
     with shown_through_b(instances, "before the report", before, world, not_found=("new incident",)) as shown:
         shown.never_says("heron")
         shown.counts(status_counts())
+        shown.says(reported_lately(), readers=("responder",), pages=("dashboard",))
 
     answer = submit(instances, readers["reporter"], "/incidents/new/", having="title", title=title,
                     description="It shows a heron on the display and scans nothing.", category=str(world.category.pk))
@@ -492,6 +501,7 @@ def test_a_new_report_shows_at_once_on_the_other_instance(instances, world, read
         shown.lists(created, title, "Open", pages=("list", "search for 'heron'", "new incident", "dashboard", "CSV"))
         shown.lists(world.incident, TITLE, pages=("list", "CSV"))
         shown.counts(status_counts())
+        shown.says(reported_lately(), readers=("responder",), pages=("dashboard",))
 
 
 def test_an_audit_prune_shows_at_once_on_the_other_instance(instances, world, tmp_path):
