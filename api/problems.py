@@ -55,9 +55,18 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+# The names RFC 9110 gives statuses whose Python phrase predates it (Python 3.13 adopted
+# them): every Python the product runs on then answers, and documents, the same title.
+RFC_9110_TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
+
+
+def status_title(code: int) -> str:
+    return RFC_9110_TITLES.get(code, HTTPStatus(code).phrase)
+
+
 def problem_responses(*codes: int) -> dict[tuple[int, str], OpenApiResponse]:
     """The schema's description of these error answers."""
-    return {(code, PROBLEM_CONTENT_TYPE): OpenApiResponse(ProblemSerializer, description=HTTPStatus(code).phrase)
+    return {(code, PROBLEM_CONTENT_TYPE): OpenApiResponse(ProblemSerializer, description=status_title(code))
             for code in codes}
 
 
@@ -72,7 +81,7 @@ def _as_api_exception(exc: Exception) -> Exception:
 
 
 def problem(status_code: int, detail: str, **members: Any) -> dict[str, Any]:
-    return {"type": "about:blank", "title": HTTPStatus(status_code).phrase, "status": status_code, "detail": detail,
+    return {"type": "about:blank", "title": status_title(status_code), "status": status_code, "detail": detail,
             **members}
 
 
