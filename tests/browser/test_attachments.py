@@ -64,7 +64,8 @@ def test_reporter_attaches_a_screenshot_sees_its_thumbnail_and_downloads_it_unch
               message=f"Incident #{incident.pk} reported.")
     thumbnail = page.get_by_role("img", name="Preview of payroll-error.png")
     expect(thumbnail).to_be_visible()
-    assert thumbnail.evaluate("image => image.complete && image.naturalWidth") == 320
+    # decode() settles once the image has loaded: the page may be shown before its thumbnail arrives.
+    assert thumbnail.evaluate("image => image.decode().then(() => image.naturalWidth)") == 320
     screenshot(page, "thumbnail")
 
     with page.expect_download() as download_info:
