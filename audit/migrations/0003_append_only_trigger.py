@@ -5,6 +5,8 @@ has no equivalent worth the name; there `verify_audit` is the guard.
 """
 from django.db import migrations
 
+from common.migrations import by_database
+
 CREATE = """
 CREATE FUNCTION audit_auditlog_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -23,13 +25,6 @@ DROP FUNCTION IF EXISTS audit_auditlog_append_only();
 """
 
 
-def _on_postgresql(sql):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(sql, params=None)
-    return run
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -37,5 +32,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(_on_postgresql(CREATE), _on_postgresql(DROP), elidable=False),
+        migrations.RunPython(by_database(postgresql=[CREATE]), by_database(postgresql=[DROP]), elidable=False),
     ]

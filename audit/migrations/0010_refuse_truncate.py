@@ -8,6 +8,8 @@ at all, and the application's role in a two-role deployment is neither (DEPLOYME
 """
 from django.db import migrations
 
+from common.migrations import by_database
+
 CREATE = """
 CREATE FUNCTION audit_auditlog_no_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -29,13 +31,6 @@ DROP FUNCTION IF EXISTS audit_auditlog_no_truncate();
 """
 
 
-def _on_postgresql(sql):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(sql, params=None)
-    return run
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -43,5 +38,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(_on_postgresql(CREATE), _on_postgresql(DROP), elidable=False),
+        migrations.RunPython(by_database(postgresql=[CREATE]), by_database(postgresql=[DROP]), elidable=False),
     ]
