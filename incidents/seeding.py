@@ -196,9 +196,10 @@ class IncidentGenerator:
         row["updated_at"] = max([created_at, *(stamps[name] for name in kept)])
         return row
 
-    def incident(self) -> dict[str, Any]:
+    def incident(self, age: float) -> dict[str, Any]:
+        """An incident reported `age` of HISTORY ago (0 now, 1 the oldest), before any skew towards the present."""
         pick = self.chooser
-        created_at = self.now - HISTORY * pick.random() ** 1.4
+        created_at = self.now - HISTORY * age ** 1.4
         severity = self.severities.pick(pick)
         row = {
             "title": self.title(), "description": self.description(),
@@ -223,8 +224,16 @@ class IncidentGenerator:
             "created_at": start + (end - start) * pick.random(),
         }
 
-    def batch(self, size: int, comment_count: int) -> Batch:
-        incidents = [self.incident() for _ in range(size)]
+    def batch(self, size: int, comment_count: int, *, first: int, total: int) -> Batch:
+        """
+        Incidents `first` to `first + size` of `total`, in the order they were reported:
+        each draws its age from its own slice of the history, oldest first, so ids follow
+        time as in a tracker that numbers reports as they arrive. The table is then laid
+        out in time, as a real one is, and a walk down the newest incidents reads a page
+        of the table per dozen incidents, not one per incident.
+        """
+        pick = self.chooser
+        incidents = [self.incident(1 - (first + number + pick.random()) / total) for number in range(size)]
         positions = (self.chooser.randrange(size) for _ in range(comment_count))
         return Batch(incidents=incidents, comments=[self.comment(incidents[position], position) for position in positions])
 
@@ -387,14 +396,14 @@ def seed_incidents(plan: SeedPlan, *, progress: Callable[[int, int], None],
     if first_load:
         write = partial(_write_with_copy, incident_columns=(*INCIDENT_COLUMNS, "search_vector"))
 
-    def prepare(size: int, comment_count: int) -> Batch:
-        batch = generator.batch(size, comment_count)
+    def prepare(first: int, size: int, comment_count: int) -> Batch:
+        batch = generator.batch(size, comment_count, first=first, total=plan.incidents)
         return _with_search_vectors(batch, helper) if first_load else batch
 
     # Sizes of the batches, with the comments spread evenly over them.
     starts = [*range(0, plan.incidents, plan.batch_size), plan.incidents]
     plans = [
-        (end - start, plan.comments * end // plan.incidents - plan.comments * start // plan.incidents)
+        (start, end - start, plan.comments * end // plan.incidents - plan.comments * start // plan.incidents)
         for start, end in zip(starts, starts[1:])
     ]
     done = 0
@@ -407,7 +416,7 @@ def seed_incidents(plan: SeedPlan, *, progress: Callable[[int, int], None],
               _search_vectors_written_with_the_rows() if first_load else nullcontext(),
               _closing_thread_connections(pool, helper)):
             upcoming = pool.submit(prepare, *plans[0])
-            for number, (size, comment_count) in enumerate(plans):
+            for number, (_, size, comment_count) in enumerate(plans):
                 batch = upcoming.result()
                 if number + 1 < len(plans):
                     upcoming = pool.submit(prepare, *plans[number + 1])

@@ -1,6 +1,7 @@
 """`manage.py seed --incidents N --comments M`: bulk generated data for load tests."""
 from __future__ import annotations
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -51,6 +52,14 @@ def test_bulk_seed_writes_consistent_incidents_and_comments_with_one_audit_row_p
         assert (incident.resolved_at is None) == (incident.status in (Status.OPEN, Status.IN_PROGRESS))
         assert (incident.closed_at is None) == (incident.status != Status.CLOSED)
         assert incident.status == Status.OPEN or incident.assignee_id is not None
+
+
+def test_bulk_seeded_incidents_are_numbered_in_the_order_they_were_reported():
+    """As in a live tracker: the table is laid out in time, which the list's and search's walks rely on."""
+    seed("--incidents", "450", "--comments", "0", "--batch-size", "100")
+    created = list(Incident.objects.order_by("pk").values_list("created_at", flat=True))
+    assert created == sorted(created)
+    assert created[-1] - created[0] > timedelta(days=365)
 
 
 def test_bulk_seed_covers_every_status_and_severity_with_skewed_reporters():
