@@ -129,7 +129,7 @@ class IncidentFilterForm(forms.Form):
     status = forms.ChoiceField(choices=[("", "Any status"), *Status.choices], required=False)
     severity = forms.TypedChoiceField(choices=[("", "Any severity"), *Severity.choices], coerce=int, required=False,
                                       empty_value=None)
-    category = forms.ModelChoiceField(queryset=Category.objects.all(), required=False, empty_label="Any category")
+    category = forms.TypedChoiceField(required=False, empty_value=None)
     assignee = forms.ChoiceField(required=False)
     sort = forms.ChoiceField(
         # The default is the best match when searching, the newest otherwise.
@@ -140,6 +140,14 @@ class IncidentFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # The categories are read once, as a list, and a chosen one is found in it: a
+        # model choice field reads them through a server-side cursor and a count to draw
+        # them, then once more to check the value (three round trips where one will do).
+        categories = {str(category.pk): category for category in Category.objects.order_by("name")}
+        category_field = self.fields["category"]
+        assert isinstance(category_field, forms.TypedChoiceField)
+        category_field.choices = [("", "Any category"), *((pk, category.name) for pk, category in categories.items())]
+        category_field.coerce = categories.__getitem__
         assignee_field = self.fields["assignee"]
         assert isinstance(assignee_field, forms.ChoiceField)
         responders = get_user_model().objects.filter(is_staff=True).order_by("first_name", "last_name", "pk").only(

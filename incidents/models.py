@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import name_fields
 
 from .attachments import RASTER_CONTENT_TYPES
-from .search import SEARCH_CONFIG, tsquery_for
+from .search import RANKED_MATCHES, SEARCH_CONFIG, tsquery_for
 from .workflow import Status
 
 if TYPE_CHECKING:
@@ -68,6 +68,11 @@ class IncidentQuerySet(models.QuerySet["Incident"]):
 
     def matching(self, filters: Mapping[str, Any], *, user: User) -> IncidentQuerySet:
         """The incidents the list's validated filters and search select (see IncidentFilterForm), in no order."""
+        filtered = self.filtered(filters, user=user)
+        return filtered.search(filters["q"]) if "q" in filters else filtered
+
+    def filtered(self, filters: Mapping[str, Any], *, user: User) -> IncidentQuerySet:
+        """The incidents the list's validated filters other than the search select, in no order."""
         queryset = self
         for name in ("status", "severity", "category"):
             if name in filters:
@@ -79,8 +84,6 @@ class IncidentQuerySet(models.QuerySet["Incident"]):
             queryset = queryset.filter(assignee__isnull=True)
         elif assignee:
             queryset = queryset.filter(assignee_id=int(assignee))
-        if "q" in filters:
-            queryset = queryset.search(filters["q"])
         return queryset
 
     def in_list_order(self, sort: str) -> IncidentQuerySet:
@@ -90,8 +93,12 @@ class IncidentQuerySet(models.QuerySet["Incident"]):
         """
         if sort == "relevance":
             newest = self.order_by("-created_at", "-id").values("pk")[:RANKED_MATCHES]
-            return self.filter(pk__in=newest).order_by(*SORT_ORDERS[sort])
+            return self.filter(pk__in=newest).ranked()
         return self.order_by(*SORT_ORDERS[sort])
+
+    def ranked(self) -> IncidentQuerySet:
+        """Every one of these matches of a search, the best first: for matches already bounded (search_page)."""
+        return self.order_by(*SORT_ORDERS["relevance"])
 
     def search(self, text: str) -> IncidentQuerySet:
         """
@@ -114,9 +121,6 @@ class IncidentQuerySet(models.QuerySet["Incident"]):
         rank = Cast(SearchRank(F("search_vector"), query), FloatField())
         return self.filter(search_vector=query).annotate(rank=rank)
 
-
-# The newest matches of a search that are ranked by relevance: more than the list counts (COUNT_CAP).
-RANKED_MATCHES = 200
 
 # Each order ends with the primary key, so it is total and a page can continue from a row
 # (incidents/pagination.py); Incident.Meta.indexes holds an index for each, per filter.

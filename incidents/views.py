@@ -95,13 +95,13 @@ class IncidentListView(VisibleIncidentMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         filter_form = IncidentFilterForm(self.request.GET)
         filters = filter_form.valid_filters()
-        matching = Incident.objects.visible_to(self.user).for_table().matching(filters, user=self.user)
+        filtered = Incident.objects.visible_to(self.user).for_table().filtered(filters, user=self.user)
         after, before = self.request.GET.get("after", ""), self.request.GET.get("before", "")
         try:
-            page, total = self.page_and_total(matching, filters, after=after, before=before)
+            page, total = self.page_and_total(filtered, filters, after=after, before=before)
         except InvalidCursor:
             messages.info(self.request, "That page link is out of date; here is the first page.")
-            page, total = self.page_and_total(matching, filters)
+            page, total = self.page_and_total(filtered, filters)
         query = self.request.GET.copy()
         for name in ("after", "before"):
             query.pop(name, None)
@@ -112,13 +112,14 @@ class IncidentListView(VisibleIncidentMixin, TemplateView):
         )
         return context
 
-    def page_and_total(self, matching: IncidentQuerySet, filters: dict[str, Any], *, after: str = "",
+    def page_and_total(self, filtered: IncidentQuerySet, filters: dict[str, Any], *, after: str = "",
                        before: str = "") -> tuple[KeysetPage[Incident], int]:
         """One page of the list and how many incidents match (a search's as search_page() reads them)."""
-        ordered = matching.in_list_order(list_order(filters))
         if "q" in filters:
-            return search_page(matching, ordered, text=filters["q"], size=self.page_size, after=after, before=before)
-        return keyset_page(ordered, size=self.page_size, after=after, before=before), bounded_count(matching)
+            return search_page(filtered, text=filters["q"], order=list_order(filters), size=self.page_size,
+                               after=after, before=before)
+        ordered = filtered.in_list_order(list_order(filters))
+        return keyset_page(ordered, size=self.page_size, after=after, before=before), bounded_count(filtered)
 
 
 class IncidentExportView(VisibleIncidentMixin, View):

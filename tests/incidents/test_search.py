@@ -175,10 +175,40 @@ def test_a_search_of_several_words_with_few_matches_is_read_through_its_index(
 @pytest.mark.postgresql
 @pytest.mark.django_db
 def test_only_the_search_reads_go_through_the_index():
-    with search.through_the_search_index("default"), connection.cursor() as cursor:
+    with search.planned_without("default", "seqscan", "indexscan"), connection.cursor() as cursor:
         cursor.execute("SHOW enable_seqscan")
         inside = cursor.fetchone()[0]
     with connection.cursor() as cursor:
         cursor.execute("SHOW enable_seqscan")
         after = cursor.fetchone()[0]
     assert (inside, after) == ("off", "on")
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db
+def test_a_relevance_search_finds_its_newest_matches_among_the_newest_incidents_first(
+        responder_client, reporter, monkeypatch):
+    monkeypatch.setattr(search, "RANKED_MATCHES", 3)
+    monkeypatch.setattr("incidents.models.RANKED_MATCHES", 3)
+    for number in range(4):
+        make_incident(reporter=reporter, title=f"Phone outage {number}")
+    for number in range(4):
+        make_incident(reporter=reporter, title=f"Phone system down {number}")
+        make_incident(reporter=reporter, title=f"Printer jammed {number}")
+    url = reverse("incidents:list")
+
+    def search_for(text: str, *, window: int) -> tuple[list[str], bool]:
+        monkeypatch.setattr(search, "RECENT_WINDOW", window)
+        with CaptureQueriesContext(connection) as queries:
+            response = responder_client.get(url, {"q": text})
+        page_reads = [query["sql"] for query in queries if "LIMIT 26" in query["sql"]]
+        return titles(response), any('"created_at" >=' in sql for sql in page_reads)
+
+    # The newest eight incidents hold three matches or more: the page is read among them.
+    in_window, read_in_window = search_for("phone", window=8)
+    assert read_in_window
+    assert in_window == search_for("phone", window=1000)[0] == [f"Phone system down {n}" for n in (3, 2, 1)]
+    # They hold none of these: the whole table is searched, and the older matches found.
+    older, read_in_window = search_for("outage", window=8)
+    assert not read_in_window
+    assert older == [f"Phone outage {n}" for n in (3, 2, 1)]
