@@ -212,3 +212,28 @@ def test_a_relevance_search_finds_its_newest_matches_among_the_newest_incidents_
     older, read_in_window = search_for("outage", window=8)
     assert not read_in_window
     assert older == [f"Phone outage {n}" for n in (3, 2, 1)]
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db
+def test_a_relevance_search_with_enough_matches_among_the_newest_walks_on_for_the_rest(
+        responder_client, reporter, monkeypatch):
+    monkeypatch.setattr(search, "RANKED_MATCHES", 4)
+    monkeypatch.setattr("incidents.models.RANKED_MATCHES", 4)
+    monkeypatch.setattr(search, "COUNT_CAP", 1)
+    for number in range(3):
+        make_incident(reporter=reporter, title=f"Phone outage {number}")
+        make_incident(reporter=reporter, title=f"Printer jammed {number}")
+    url = reverse("incidents:list")
+
+    def search_for(window: int) -> tuple[list[str], list[str]]:
+        monkeypatch.setattr(search, "RECENT_WINDOW", window)
+        with CaptureQueriesContext(connection) as queries:
+            response = responder_client.get(url, {"q": "phone"})
+        return titles(response), [query["sql"] for query in queries]
+
+    # Two matches among the newest four incidents: more than the cap, fewer than ranked.
+    walked_on, statements = search_for(4)
+    settings = [sql for sql in statements if sql.startswith("SET LOCAL enable_")]
+    assert settings == ["SET LOCAL enable_bitmapscan = off", "SET LOCAL enable_bitmapscan TO DEFAULT"]
+    assert walked_on == search_for(1000)[0] == [f"Phone outage {n}" for n in (2, 1, 0)]
