@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import bleach
 from django import template
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import get_text_list
 
@@ -62,6 +63,8 @@ def duration(value: timedelta | None) -> str:
     return f"{minutes} min"
 
 
+# How a time reads beside its relative form ("2 Dec 2026, 14:05"): the `date` filter's format.
+ABSOLUTE_TIME = "j M Y, H:i"
 # The largest unit that fits, as people say it at a glance: "5 minutes ago", "3 days ago".
 RELATIVE_UNITS = (("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60))
 
@@ -93,11 +96,46 @@ def status_badge(incident: Incident) -> dict[str, Any]:
     return {"kind": "status", "value": incident.status, "label": incident.get_status_display(), "name": "Status"}
 
 
+@dataclass(frozen=True)
+class TableRow:
+    """
+    What a row of an incident table shows, as text: formatted here once rather than
+    through a filter or a lookup per cell, which cost the list page half its table
+    (docs/performance.md, "Templates").
+    """
+
+    pk: int
+    url: str
+    title: str
+    severity: int
+    severity_label: str
+    status: str
+    status_label: str
+    category: str
+    assignee: str
+    when_iso: str
+    when_relative: str
+    when_absolute: str
+
+    @classmethod
+    def of(cls, incident: Incident, when: datetime) -> TableRow:
+        local = timezone.localtime(when)
+        return cls(
+            pk=incident.pk, url=incident.get_absolute_url(), title=incident.title,
+            severity=incident.severity, severity_label=incident.get_severity_display(),
+            status=incident.status, status_label=incident.get_status_display(),
+            category=incident.category.name if incident.category else "—",
+            assignee=str(incident.assignee) if incident.assignee else "",
+            when_iso=local.isoformat(), when_relative=relative_time(when),
+            when_absolute=dateformat.format(local, ABSOLUTE_TIME),
+        )
+
+
 @register.inclusion_tag("incidents/_incident_table.html")
 def incident_table(incidents: list[Incident], caption: str, show_updated: bool = False) -> dict[str, Any]:
     """
     A table of incidents (rows from IncidentQuerySet.for_table): the list and the
     dashboard's queues, each row with the time it shows (reported, or last updated).
     """
-    rows = [(incident, incident.updated_at if show_updated else incident.created_at) for incident in incidents]
+    rows = [TableRow.of(incident, incident.updated_at if show_updated else incident.created_at) for incident in incidents]
     return {"rows": rows, "caption": caption, "show_updated": show_updated}
