@@ -184,25 +184,34 @@ def test_only_the_search_reads_go_through_the_index():
     assert (inside, after) == ("off", "on")
 
 
+def ranking_at_most(monkeypatch, matches: int) -> None:
+    monkeypatch.setattr(search, "RANKED_MATCHES", matches)
+    monkeypatch.setattr("incidents.models.RANKED_MATCHES", matches)
+
+
+def searched_in_window(client, monkeypatch, text: str, *, window: int) -> tuple[list[str], list[str]]:
+    """The titles a search for `text` lists when RECENT_WINDOW is `window`, and the SQL it ran."""
+    monkeypatch.setattr(search, "RECENT_WINDOW", window)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("incidents:list"), {"q": text})
+    return titles(response), [query["sql"] for query in queries]
+
+
 @pytest.mark.postgresql
 @pytest.mark.django_db
 def test_a_relevance_search_finds_its_newest_matches_among_the_newest_incidents_first(
         responder_client, reporter, monkeypatch):
-    monkeypatch.setattr(search, "RANKED_MATCHES", 3)
-    monkeypatch.setattr("incidents.models.RANKED_MATCHES", 3)
+    ranking_at_most(monkeypatch, 3)
     for number in range(4):
         make_incident(reporter=reporter, title=f"Phone outage {number}")
     for number in range(4):
         make_incident(reporter=reporter, title=f"Phone system down {number}")
         make_incident(reporter=reporter, title=f"Printer jammed {number}")
-    url = reverse("incidents:list")
 
     def search_for(text: str, *, window: int) -> tuple[list[str], bool]:
-        monkeypatch.setattr(search, "RECENT_WINDOW", window)
-        with CaptureQueriesContext(connection) as queries:
-            response = responder_client.get(url, {"q": text})
-        page_reads = [query["sql"] for query in queries if "LIMIT 26" in query["sql"]]
-        return titles(response), any('"created_at" >=' in sql for sql in page_reads)
+        found, statements = searched_in_window(responder_client, monkeypatch, text, window=window)
+        page_reads = [sql for sql in statements if "LIMIT 26" in sql]
+        return found, any('"created_at" >=' in sql for sql in page_reads)
 
     # The newest eight incidents hold three matches or more: the page is read among them.
     in_window, read_in_window = search_for("phone", window=8)
@@ -218,22 +227,15 @@ def test_a_relevance_search_finds_its_newest_matches_among_the_newest_incidents_
 @pytest.mark.django_db
 def test_a_relevance_search_with_enough_matches_among_the_newest_walks_on_for_the_rest(
         responder_client, reporter, monkeypatch):
-    monkeypatch.setattr(search, "RANKED_MATCHES", 4)
-    monkeypatch.setattr("incidents.models.RANKED_MATCHES", 4)
+    ranking_at_most(monkeypatch, 4)
     monkeypatch.setattr(search, "COUNT_CAP", 1)
     for number in range(3):
         make_incident(reporter=reporter, title=f"Phone outage {number}")
         make_incident(reporter=reporter, title=f"Printer jammed {number}")
-    url = reverse("incidents:list")
-
-    def search_for(window: int) -> tuple[list[str], list[str]]:
-        monkeypatch.setattr(search, "RECENT_WINDOW", window)
-        with CaptureQueriesContext(connection) as queries:
-            response = responder_client.get(url, {"q": "phone"})
-        return titles(response), [query["sql"] for query in queries]
 
     # Two matches among the newest four incidents: more than the cap, fewer than ranked.
-    walked_on, statements = search_for(4)
+    walked_on, statements = searched_in_window(responder_client, monkeypatch, "phone", window=4)
     settings = [sql for sql in statements if sql.startswith("SET LOCAL enable_")]
     assert settings == ["SET LOCAL enable_bitmapscan = off", "SET LOCAL enable_bitmapscan TO DEFAULT"]
-    assert walked_on == search_for(1000)[0] == [f"Phone outage {n}" for n in (2, 1, 0)]
+    assert walked_on == searched_in_window(responder_client, monkeypatch, "phone", window=1000)[0] == [
+        f"Phone outage {n}" for n in (2, 1, 0)]
