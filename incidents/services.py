@@ -2,6 +2,12 @@
 Every change to incidents, comments and categories goes through these functions: each
 validates, writes inside one transaction together with its audit row, and returns the
 object. Views and the admin call them; nothing else saves these models.
+
+The rows they lock to queue writers (`select_for_update(no_key=True)`, FOR NO KEY UPDATE)
+still let other transactions check foreign keys to them. A plain FOR UPDATE blocks those
+checks, which PostgreSQL runs at COMMIT (Django's constraints are deferred): a comment
+holding the audit chain's lock would then wait at its commit for an edit of its incident,
+or a report by its author, that waits for the chain, and one of them failed as a deadlock.
 """
 from __future__ import annotations
 
@@ -87,7 +93,7 @@ def incident_create(
         if submission_token is not None:
             # One reporter's submissions queue behind each other, so two racing copies of
             # a form cannot both miss the other and insert twice.
-            User.objects.select_for_update().get(pk=reporter.pk)
+            User.objects.select_for_update(no_key=True).get(pk=reporter.pk)
             earlier = Incident.objects.filter(reporter=reporter).filter(
                 Q(submission_token=submission_token)
                 | Q(title=incident.title, description=incident.description,
@@ -137,7 +143,7 @@ def incident_update(
     really change are written and audited; triage fields need a responder.
     """
     with transaction.atomic():
-        current = Incident.objects.select_for_update().get(pk=incident.pk)
+        current = Incident.objects.select_for_update(no_key=True).get(pk=incident.pk)
         if current.version != expected_version:
             raise StaleIncidentError(current)
         # Checked on the locked row: the caller's copy may predate a change of status or assignee.
@@ -177,7 +183,7 @@ def incident_transition(incident: Incident, *, actor: User, name: str, expected_
     if transition is None:
         raise ValidationError(f"“{name}” is not a workflow action.")
     with transaction.atomic():
-        current = Incident.objects.select_for_update().get(pk=incident.pk)
+        current = Incident.objects.select_for_update(no_key=True).get(pk=incident.pk)
         if expected_version is not None and current.version != expected_version:
             raise StaleIncidentError(current)
         if current.status not in transition.sources:
@@ -251,7 +257,7 @@ def _attach(
     """
     if not uploads:
         return []
-    Incident.objects.select_for_update().filter(pk=incident.pk).values_list("pk").get()
+    Incident.objects.select_for_update(no_key=True).filter(pk=incident.pk).values_list("pk").get()
     _check_total(incident, uploads)
     return [
         Attachment.objects.create(
