@@ -6,8 +6,9 @@ object. Views and the admin call them; nothing else saves these models.
 The rows they lock to queue writers (`select_for_update(no_key=True)`, FOR NO KEY UPDATE)
 still let other transactions check foreign keys to them. A plain FOR UPDATE blocks those
 checks, which PostgreSQL runs at COMMIT (Django's constraints are deferred): a comment
-holding the audit chain's lock would then wait at its commit for an edit of its incident,
-or a report by its author, that waits for the chain, and one of them failed as a deadlock.
+holding the audit chain's lock then waited at its commit for a report by its author,
+which had locked the author's row and waited for the chain, and one of them failed as a
+deadlock. The incident rows are locked the same way, so no such order can form on them.
 """
 from __future__ import annotations
 
