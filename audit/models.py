@@ -45,6 +45,10 @@ class Action(models.TextChoices):
     ALERT_REPEATED = "alert.repeated", "Alert repeated"
     ALERT_INTEGRATION_CREATED = "alert_integration.created", "Alert integration created"
     ALERT_INTEGRATION_CHANGED = "alert_integration.changed", "Alert integration changed"
+    WEBHOOK_CREATED = "webhook.created", "Webhook subscription created"
+    WEBHOOK_CHANGED = "webhook.changed", "Webhook subscription changed"
+    WEBHOOK_DELETED = "webhook.deleted", "Webhook subscription deleted"
+    DELIVERY_RETRIED = "delivery.retried", "Delivery retried"
     AUDIT_EXPORTED = "audit.exported", "Audit log exported"
     AUDIT_PRUNED = "audit.pruned", "Audit log pruned"
 

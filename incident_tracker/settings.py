@@ -57,8 +57,11 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_tasks",
+    "django_tasks_db",
     "accounts",
     "audit",
+    "outbound",
     "incidents",
     "api",
 ]
@@ -283,6 +286,21 @@ SITE_URL = (
     env.str("SITE_URL", default="")
     or (f"https://{RENDER_EXTERNAL_HOSTNAME}" if RENDER_EXTERNAL_HOSTNAME else "http://localhost:8000")
 ).rstrip("/")
+
+# --- Work queue and outbound deliveries -----------------------------------------------
+# Mail, webhooks and chat messages are queued in the database, in the transaction of the
+# change they tell of, and sent by `manage.py run_worker` (outbound/queue.py).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# A worker holds a delivery this long; one that died is noticed by another after it.
+# Longer than any one try takes: each of its network steps times out after 10 s.
+TASK_LEASE_SECONDS = env.int("TASK_LEASE_SECONDS", default=300)
+# /readyz reports the queue as stuck when a due task has waited longer than this.
+TASK_STUCK_AFTER_SECONDS = env.int("TASK_STUCK_AFTER_SECONDS", default=300)
+WEBHOOK_TIMEOUT = 10
+# Webhooks and chat messages never go to loopback, private, link-local or other
+# non-public addresses, except in networks listed here (comma-separated CIDR), e.g. a
+# receiver on the company network: WEBHOOK_ALLOWED_NETWORKS=10.20.0.0/16.
+WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
 
 # --- Security headers and cookies ---------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

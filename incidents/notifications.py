@@ -1,8 +1,10 @@
 """
 Who is told what by e-mail. The services call these functions inside their
-transaction; each one only schedules its mail with `transaction.on_commit`, so nothing
-is sent for a change that rolls back, and the recipients, texts and links are built
-after the commit from what was really saved.
+transaction; each one queues one mail per recipient in that same transaction
+(outbound.services.mail_enqueue), so nothing is sent for a change that rolls back,
+nothing is lost after one that commits, and a worker sends it, retrying while the mail
+server is down. Each mail's key names its event and recipient, so an event handled
+twice mails nobody twice.
 
 The rules (each user can turn each kind off in their preferences):
 - the assignee, when an incident is assigned to them;
@@ -17,30 +19,25 @@ lock screens and mail server logs, so titles and text stay in the body.
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import transaction
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from outbound.services import mail_enqueue
 
 from .models import Comment, Incident, Severity
 
 if TYPE_CHECKING:
     from .workflow import Transition
-
-logger = logging.getLogger(__name__)
 
 MAJOR_SEVERITIES = (Severity.SEV1, Severity.SEV2)
 
@@ -50,37 +47,15 @@ def _recipients(actor: User | None, **filters: Any) -> QuerySet[User]:
     return people.exclude(pk=actor.pk) if actor is not None else people
 
 
-def _message(template: str, subject: str, recipient: User, context: dict[str, Any]) -> EmailMultiAlternatives:
+def _queue_mail(template: str, subject: str, recipient: User, *, key: str, context: dict[str, Any]) -> None:
     """One recipient's mail, with dates in their own time zone."""
     zone = recipient.time_zone or settings.TIME_ZONE
     with timezone.override(zone):
         context = {**context, "recipient": recipient}
         text = render_to_string(f"incidents/email/{template}.txt", context)
         html = render_to_string(f"incidents/email/{template}.html", context)
-    message = EmailMultiAlternatives(subject=subject, body=text, to=[recipient.email])
-    message.attach_alternative(html, "text/html")
-    return message
-
-
-def _send(template: str, incident: Incident, event: str, recipients: QuerySet[User], context: dict[str, Any]) -> None:
-    """
-    Build and send the mails. Runs after the commit, inside the request that made the
-    change: any failure (mail server down, refused address, bad template) is logged
-    and swallowed, because the change itself is saved and the user must hear so.
-    """
-    try:
-        context = {
-            **context,
-            "incident": incident,
-            "incident_url": settings.SITE_URL + incident.get_absolute_url(),
-            "preferences_url": settings.SITE_URL + reverse("accounts:preferences"),
-        }
-        subject = f"[Incident #{incident.pk}] {event}"
-        messages = [_message(template, subject, recipient, context) for recipient in recipients]
-        if messages:
-            get_connection().send_messages(messages)
-    except Exception:  # Any failure at all must not turn a saved change into an error page.
-        logger.exception("Could not send the %s notification for incident #%s", template, incident.pk)
+    mail_enqueue(key=f"{key}:{recipient.pk}", event=f"mail.{template}", to=recipient.email, subject=subject,
+                 text=text, html=html)
 
 
 # Set while writing data nobody needs telling about (demo seeding): nothing is scheduled.
@@ -97,9 +72,24 @@ def suppressed() -> Iterator[None]:
         _suppressed.reset(token)
 
 
-def _schedule(template: str, incident: Incident, event: str, recipients: QuerySet[User], **context: Any) -> None:
-    if not _suppressed.get():
-        transaction.on_commit(partial(_send, template, incident, event, recipients, context))
+def _schedule(template: str, incident: Incident, event: str, recipients: QuerySet[User], *, key: str,
+              **context: Any) -> None:
+    """Queue `template` for each recipient; `key` names the event once, e.g. the incident's version it made."""
+    if _suppressed.get():
+        return
+    context = {
+        **context,
+        "incident": incident,
+        "incident_url": settings.SITE_URL + incident.get_absolute_url(),
+        "preferences_url": settings.SITE_URL + reverse("accounts:preferences"),
+    }
+    subject = f"[Incident #{incident.pk}] {event}"
+    for recipient in recipients:
+        _queue_mail(template, subject, recipient, key=key, context=context)
+
+
+def _event_key(incident: Incident, template: str) -> str:
+    return f"incident:{incident.pk}:v{incident.version}:{template}"
 
 
 # Major-incident mail per incident: at most one in this many seconds.
@@ -118,34 +108,38 @@ def _major_mail_due(incident: Incident) -> bool:
 def notify_reported(incident: Incident, *, actor: User) -> None:
     if incident.severity in MAJOR_SEVERITIES and _major_mail_due(incident):
         responders = _recipients(actor, is_staff=True, notify_major=True)
-        _schedule("reported", incident, f"New {Severity(incident.severity).name} incident", responders)
+        _schedule("reported", incident, f"New {Severity(incident.severity).name} incident", responders,
+                  key=_event_key(incident, "reported"))
 
 
 def notify_reported_on_behalf(incident: Incident, *, actor: User) -> None:
     """The reporter always hears of a report filed in their name: it is theirs to see and answer for."""
     reporter = _recipients(actor, pk=incident.reporter_id)
-    _schedule("reported_on_behalf", incident, "Reported in your name", reporter, actor=actor)
+    _schedule("reported_on_behalf", incident, "Reported in your name", reporter, actor=actor,
+              key=_event_key(incident, "reported_on_behalf"))
 
 
 def notify_escalated(incident: Incident, *, actor: User, previous_severity: int) -> None:
     if incident.severity in MAJOR_SEVERITIES and incident.severity < previous_severity and _major_mail_due(incident):
         responders = _recipients(actor, is_staff=True, notify_major=True)
         _schedule("escalated", incident, f"Raised to {Severity(incident.severity).name}", responders, actor=actor,
-                  previous_severity=Severity(previous_severity).label)
+                  previous_severity=Severity(previous_severity).label, key=_event_key(incident, "escalated"))
 
 
 def notify_assigned(incident: Incident, *, actor: User) -> None:
     if incident.assignee_id is not None:
         assignee = _recipients(actor, pk=incident.assignee_id, notify_assigned=True)
-        _schedule("assigned", incident, "Assigned to you", assignee, actor=actor)
+        _schedule("assigned", incident, "Assigned to you", assignee, actor=actor, key=_event_key(incident, "assigned"))
 
 
 def notify_transitioned(incident: Incident, *, actor: User, transition: Transition) -> None:
     reporter = _recipients(actor, pk=incident.reporter_id, notify_status=True)
-    _schedule("transitioned", incident, "Status changed", reporter, actor=actor, transition=transition)
+    _schedule("transitioned", incident, "Status changed", reporter, actor=actor, transition=transition,
+              key=_event_key(incident, "transitioned"))
 
 
 def notify_commented(comment: Comment) -> None:
     if not comment.internal:
         reporter = _recipients(comment.author, pk=comment.incident.reporter_id, notify_comments=True)
-        _schedule("commented", comment.incident, "New comment", reporter, comment=comment)
+        _schedule("commented", comment.incident, "New comment", reporter, comment=comment,
+                  key=f"comment:{comment.pk}:commented")

@@ -25,11 +25,12 @@ from django.db.models import F, Model, Q, Sum
 from django.utils import timezone
 
 from accounts.models import User
+from outbound.models import Event
 from audit.models import Action
 from audit.services import audit_record
 from common.text import clean_plain_text, clean_rich_text
 
-from . import attachments, caching, notifications, permissions
+from . import attachments, caching, events, notifications, permissions
 from .attachments import Upload
 from .models import Attachment, Category, Comment, Incident, Severity
 from .workflow import TRANSITIONS
@@ -112,6 +113,7 @@ def incident_create(
             changes["on_behalf_of"] = [None, _display(incident, "reporter")]
         audit_record(Action.INCIDENT_REPORTED, actor=actor, target=incident, changes=changes)
         notifications.notify_reported(incident, actor=actor)
+        events.incident_event(Event.INCIDENT_REPORTED, incident, actor=actor)
         if on_behalf:
             notifications.notify_reported_on_behalf(incident, actor=actor)
     return incident, True
@@ -165,8 +167,10 @@ def incident_update(
         if "assignee" in diff:
             audit_record(Action.INCIDENT_ASSIGNED, actor=actor, target=current, changes={"assignee": diff.pop("assignee")})
             notifications.notify_assigned(current, actor=actor)
+            events.incident_event(Event.INCIDENT_ASSIGNED, current, actor=actor)
         if diff:
             audit_record(Action.INCIDENT_EDITED, actor=actor, target=current, changes=diff)
+            events.incident_event(Event.INCIDENT_UPDATED, current, actor=actor, changes=diff)
         if "severity" in changed:
             notifications.notify_escalated(current, actor=actor, previous_severity=previous_severity)
     return current
@@ -212,6 +216,8 @@ def incident_transition(incident: Incident, *, actor: User, name: str, expected_
             changes={"status": [before_status, current.status], "transition": [None, transition.name]},
         )
         notifications.notify_transitioned(current, actor=actor, transition=transition)
+        events.incident_event(Event.INCIDENT_TRANSITIONED, current, actor=actor, transition=transition.name,
+                              previous_status=before_status)
     return current
 
 
@@ -244,6 +250,7 @@ def comment_add(
             changes=changes,
         )
         notifications.notify_commented(comment)
+        events.comment_event(comment)
     return comment
 
 

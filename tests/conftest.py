@@ -66,7 +66,10 @@ def fast_test_settings(settings, tmp_path):
     Speed-ups that change nothing a user sees: a fast hasher, in-memory e-mail, and
     static files served from the source folders (no collectstatic before every run).
     Attachments go to the test's own folder (the filesystem storage, as in development).
+    Queued work runs at once, in the transaction that queues it, so a test sees the mail
+    a change sends; the queue's own tests use the database queue (`task_queue`).
     """
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

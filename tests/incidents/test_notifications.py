@@ -1,14 +1,10 @@
 from __future__ import annotations
 
-import logging
-import smtplib
-
 import pytest
 from django.core import mail
 from django.core.mail import EmailMultiAlternatives
-from django.urls import reverse
 
-from incidents.models import Comment, Incident, Severity
+from incidents.models import Severity
 from incidents.services import comment_add, incident_create, incident_transition, incident_update
 from incidents.workflow import Status
 from tests.factories import make_incident, make_user
@@ -191,37 +187,3 @@ def test_mail_dates_are_in_the_recipients_time_zone(committed, reporter, respond
     with committed():
         incident_create(reporter=reporter, title="Outage", description="Everything", severity=Severity.SEV1)
     assert "JST" in mail.outbox[0].body
-
-
-class BrokenMailServer:
-    def __init__(self, *args, **kwargs):
-        pass
-
-    def send_messages(self, messages):
-        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
-
-
-def test_failing_mail_server_does_not_fail_the_request(responder_client, reporter, monkeypatch, caplog,
-                                                       django_capture_on_commit_callbacks):
-    monkeypatch.setattr("incidents.notifications.get_connection", BrokenMailServer)
-    incident = make_incident(reporter=reporter)
-    with caplog.at_level(logging.ERROR, logger="incidents.notifications"), \
-            django_capture_on_commit_callbacks(execute=True):
-        response = responder_client.post(reverse("incidents:comment", args=[incident.pk]), {"body": "On it"})
-    assert response.status_code == 302
-    assert Comment.objects.filter(incident=incident, body="On it").exists()
-    assert f"Could not send the commented notification for incident #{incident.pk}" in caplog.text
-    assert "SMTPServerDisconnected" in caplog.text
-
-
-def test_reporting_through_the_form_mails_responders_after_commit(reporter_client, responder,
-                                                                  django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        reporter_client.post(reverse("incidents:create"), {
-            "title": "Site down", "description": "502s", "severity": 1,
-            "submission_token": "8f0b8a4e-59a2-4a4e-9d7c-8c1a54c0e8d1"})
-    assert mail.outbox == []
-    assert Incident.objects.filter(title="Site down").exists()
-    for callback in callbacks:
-        callback()
-    assert recipients() == [["responder@example.com"]]
