@@ -97,11 +97,11 @@ def attempt(delivery_id: int) -> str:
     with transaction.atomic():
         Attempt.objects.create(delivery=delivery, started_at=started, duration_ms=duration_ms,
                                status_code=outcome.status_code, error=outcome.error)
-        _record(delivery, outcome)
+        _record(delivery, outcome, started=started)
     return delivery.status
 
 
-def _record(delivery: Delivery, outcome: Outcome) -> None:
+def _record(delivery: Delivery, outcome: Outcome, *, started: datetime) -> None:
     from .services import subscription_failed, subscription_succeeded  # They queue mail through this module.
 
     now = timezone.now()
@@ -125,7 +125,7 @@ def _record(delivery: Delivery, outcome: Outcome) -> None:
         if outcome.delivered:
             subscription_succeeded(delivery.subscription)
         else:
-            subscription_failed(delivery.subscription, outcome=outcome)
+            subscription_failed(delivery.subscription, outcome=outcome, delivery=delivery, tried_at=started)
 
 
 def retry_now(delivery: Delivery) -> None:

@@ -12,7 +12,7 @@ import base64
 import json
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -27,7 +27,7 @@ from audit.services import audit_record
 
 from . import queue, transport
 from .formats import CHAT_FORMATS
-from .models import TEST_EVENT, Channel, Delivery, Event, Format, Subscription
+from .models import TEST_EVENT, Channel, Delivery, Event, Format, Status, Subscription
 from .transport import Outcome
 
 logger = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ def delivery_retry(delivery: Delivery, *, actor: AbstractBaseUser) -> None:
     with transaction.atomic():
         audit_record(Action.DELIVERY_RETRIED, actor=actor, target=delivery,
                      changes={"event": [None, delivery.event], "target": [None, delivery.target]})
-        if delivery.status == "delivered":
+        if delivery.status == Status.DELIVERED:
             again = Delivery.objects.create(key=f"{delivery.key}:again:{secrets.token_hex(8)}",
                                             channel=delivery.channel, subscription=delivery.subscription,
                                             event=delivery.event, target=delivery.target, payload=delivery.payload)
@@ -172,17 +172,24 @@ def subscription_succeeded(subscription: Subscription) -> None:
         Subscription.objects.filter(pk=subscription.pk).update(failing_since=None)
 
 
-def subscription_failed(subscription: Subscription, *, outcome: Outcome) -> None:
-    """Record a failure; disable the subscription on 410 Gone or after DISABLE_AFTER of nothing but failures."""
+def subscription_failed(subscription: Subscription, *, outcome: Outcome, delivery: Delivery,
+                        tried_at: datetime) -> None:
+    """
+    Record a failed try of `delivery`, made at `tried_at`. Disable the subscription on 410 Gone, or once it has
+    failed for DISABLE_AFTER without a success, or when `delivery` died after all its
+    retries (about a day) with no success since its first try.
+    """
     now = timezone.now()
-    since = subscription.failing_since or now
+    since = subscription.failing_since or tried_at
     if subscription.failing_since is None:
-        Subscription.objects.filter(pk=subscription.pk, failing_since__isnull=True).update(failing_since=now)
+        Subscription.objects.filter(pk=subscription.pk, failing_since__isnull=True).update(failing_since=tried_at)
     if not subscription.is_active:
         return
+    first_try = delivery.attempt_log.order_by("started_at").values_list("started_at", flat=True).first() or now
+    exhausted = delivery.status == Status.DEAD and not outcome.final and since <= first_try
     if outcome.gone:
         _disable(subscription, reason=f"The receiver answered 410 Gone on {now:%Y-%m-%d %H:%M} UTC.")
-    elif now - since >= DISABLE_AFTER:
+    elif exhausted or now - since >= DISABLE_AFTER:
         _disable(subscription, reason=f"Every delivery failed from {since:%Y-%m-%d %H:%M} to {now:%Y-%m-%d %H:%M} UTC; "
                                       f"the last error: {outcome.error[:150]}")
 
