@@ -72,10 +72,13 @@ class Status(models.TextChoices):
 
 
 class DeliveryQuerySet(models.QuerySet["Delivery"]):
+    def abandoned(self) -> DeliveryQuerySet:
+        """Pending deliveries a worker took and never finished: it died, or lost the database, mid-try."""
+        return self.filter(status=Status.PENDING, locked_until__lt=timezone.now())
+
     def overdue(self, *, before: timezone.datetime) -> DeliveryQuerySet:
-        """Pending deliveries whose try was due before `before` and that no worker holds."""
-        return self.filter(status=Status.PENDING, next_attempt_at__lt=before).filter(
-            models.Q(locked_until__isnull=True) | models.Q(locked_until__lt=timezone.now()))
+        """Pending deliveries due before `before` that no worker holds."""
+        return self.filter(status=Status.PENDING, next_attempt_at__lt=before, locked_until__isnull=True)
 
 
 class Delivery(models.Model):

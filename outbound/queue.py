@@ -32,6 +32,9 @@ from .transport import Outcome
 
 logger = logging.getLogger(__name__)
 
+# Deliveries one sweep recovers at most; the next sweep takes the rest.
+SWEEP_BATCH = 1000
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -138,25 +141,30 @@ def retry_now(delivery: Delivery) -> None:
 
 def sweep() -> int:
     """
-    Recover from workers that died mid-task: deliveries whose lease ran out are enqueued
-    again (their due time moves on, so the next sweep leaves them to the new task), and
-    tasks still marked running after a lease are marked failed. Returns how many
-    deliveries were enqueued again.
+    Recover from workers that died mid-task. A delivery whose lease ran out is enqueued
+    again, and so is one long overdue with no task waiting for it (its task failed
+    before it could take the delivery); tasks still marked running after a lease are
+    marked failed. Returns how many deliveries were enqueued again.
     """
     now = timezone.now()
-    stale = now - lease()
     with transaction.atomic():
-        overdue = list(Delivery.objects.overdue(before=stale).select_for_update(skip_locked=True)
-                       .values_list("pk", flat=True)[:1000])
-        Delivery.objects.filter(pk__in=overdue).update(next_attempt_at=now)
-        for delivery_id in overdue:
+        abandoned = set(Delivery.objects.abandoned().select_for_update(skip_locked=True)
+                        .values_list("pk", flat=True)[:SWEEP_BATCH])
+        overdue = set(Delivery.objects.overdue(before=now - 10 * lease()).select_for_update(skip_locked=True)
+                      .values_list("pk", flat=True)[:SWEEP_BATCH])
+        waiting = DBTaskResult.objects.filter(status__in=["READY", "RUNNING"], task_path=deliver.module_path,
+                                              args_kwargs__args__0__in=overdue)
+        orphans = overdue - set(waiting.values_list("args_kwargs__args__0", flat=True))
+        recovered = sorted(abandoned | orphans)
+        Delivery.objects.filter(pk__in=recovered).update(locked_until=None, next_attempt_at=now)
+        for delivery_id in recovered:
             deliver.enqueue(delivery_id)
-        lost = DBTaskResult.objects.running().filter(started_at__lt=stale).update(
+        lost = DBTaskResult.objects.running().filter(started_at__lt=now - lease()).update(
             status="FAILED", finished_at=now, exception_class_path="outbound.queue.WorkerLost",
-            traceback="The worker stopped during this task; its work was enqueued again.")
-    if overdue or lost:
-        logger.warning("queue sweep: %s deliveries enqueued again, %s lost tasks marked failed", len(overdue), lost)
-    return len(overdue)
+            traceback="The worker stopped during this task; its delivery was enqueued again.")
+    if recovered or lost:
+        logger.warning("queue sweep: %s deliveries enqueued again, %s lost tasks marked failed", len(recovered), lost)
+    return len(recovered)
 
 
 @dataclass(frozen=True)

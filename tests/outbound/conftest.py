@@ -43,20 +43,25 @@ class Received:
 class Receiver:
     """
     Answers each POST with the next of `script` ("ok", a status code, "hang" or "reset"),
-    then 200 for good. `received` holds the requests it answered with a 2xx.
+    then 200 for good. `received` holds the requests it answered with a 2xx, `attempted`
+    every request.
     """
 
     url: str = ""
     script: list[int | str] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
-    requests: int = 0
+    attempted: list[Received] = field(default_factory=list)
+
+    @property
+    def requests(self) -> int:
+        return len(self.attempted)
 
 
 def _handler(receiver: Receiver, release: threading.Event) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            receiver.requests += 1
+            receiver.attempted.append(Received(headers=dict(self.headers.items()), body=body))
             step = receiver.script.pop(0) if receiver.script else 200
             if step == "hang":
                 release.wait(30)

@@ -20,21 +20,26 @@ logger = logging.getLogger(__name__)
 SWEEP_INTERVAL_SECONDS = 60
 
 
+def sweep_once() -> None:
+    """Take up the work of workers that died (queue.sweep); a database outage only skips a round."""
+    try:
+        queue.sweep()
+    except DatabaseError as error:
+        logger.warning("queue sweep skipped: %s", error.__class__.__name__)
+    finally:
+        connection.close()
+
+
 def sweep_forever() -> None:
-    """Every minute, take up the work of workers that died (queue.sweep); a database outage only skips a round."""
     while True:
-        try:
-            queue.sweep()
-        except DatabaseError as error:
-            logger.warning("queue sweep skipped: %s", error.__class__.__name__)
-        finally:
-            connection.close()
         time.sleep(SWEEP_INTERVAL_SECONDS)
+        sweep_once()
 
 
 class Command(DatabaseWorkerCommand):
     help = "Run a worker that sends queued mail, webhooks and chat messages, retrying failures."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        sweep_once()
         threading.Thread(target=sweep_forever, name="queue-sweep", daemon=True).start()
         super().handle(*args, **options)
