@@ -20,6 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from audit.middleware import client_ip
+from outbound import queue
 
 from . import __version__
 from .metrics import has_metrics_token
@@ -90,6 +91,17 @@ def cache_error() -> str | None:
     return None
 
 
+def _queue_details() -> dict[str, object]:
+    try:
+        state = queue.state()
+    except DatabaseError as error:
+        return {"queue": "unknown", "queue_error": error.__class__.__name__}
+    if state.stuck():
+        logger.warning("readiness: queue stuck, the oldest due task has waited %.0f s", state.oldest_wait_seconds)
+    return {"queue": "stuck" if state.stuck() else "ok", "queue_waiting": state.waiting,
+            "queue_oldest_wait_seconds": round(state.oldest_wait_seconds, 1), "queue_dead": state.dead}
+
+
 def may_see_details(request: HttpRequest) -> bool:
     """
     Readiness details (versions, migration names, error classes) help an attacker map the
@@ -106,7 +118,10 @@ def readyz(request: HttpRequest) -> JsonResponse:
     """
     Ready for traffic: the database answers, every migration is applied and the cache can
     be read. Anyone gets the status (and its code, which is all a load balancer reads);
-    the details need may_see_details().
+    the details need may_see_details(). The details also tell whether the work queue is
+    moving ("stuck" when a due task has waited past TASK_STUCK_AFTER_SECONDS, i.e. no
+    worker runs); that alone does not take the site out of rotation, because the pages
+    work without the workers and nothing queued is lost meanwhile.
     """
     response = _readiness()
     if may_see_details(request):
@@ -130,4 +145,5 @@ def _readiness() -> JsonResponse:
     if failure:
         logger.warning("readiness: cache unavailable (%s)", failure)
         body.update(status="unavailable", cache="unavailable", cache_error=failure)
+    body.update(_queue_details())
     return JsonResponse(body, status=200 if body["status"] == "ok" else 503)

@@ -1,6 +1,7 @@
 """
-Prometheus metrics at /metrics: requests by view and status, request latency, and
-database errors. Off unless METRICS_TOKEN is set; scrapers send it as a bearer token.
+Prometheus metrics at /metrics: requests by view and status, request latency, database
+errors, and the work queue (read from the database at each scrape, so every instance
+reports the same). Off unless METRICS_TOKEN is set; scrapers send it as a bearer token.
 
 Under gunicorn, `gunicorn.conf.py` points PROMETHEUS_MULTIPROC_DIR at a fresh folder, so
 each worker writes its counts there and any worker answering a scrape reports the sum
@@ -15,8 +16,13 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from django.db import DatabaseError
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from outbound import queue
 
 REQUESTS = Counter("incident_tracker_requests", "HTTP requests answered, by view and status.", ["view", "status"])
 LATENCY = Histogram(
@@ -43,6 +49,29 @@ def _registry() -> CollectorRegistry:
     return registry
 
 
+class QueueCollector(Collector):
+    def collect(self) -> list[GaugeMetricFamily]:
+        try:
+            state = queue.state()
+        except DatabaseError:
+            return []
+        return [
+            GaugeMetricFamily("incident_tracker_queue_waiting_tasks", "Tasks due and not yet taken by a worker.",
+                              value=state.waiting),
+            GaugeMetricFamily("incident_tracker_queue_oldest_wait_seconds",
+                              "How long the oldest due task has waited for a worker.", value=state.oldest_wait_seconds),
+            GaugeMetricFamily("incident_tracker_queue_dead_deliveries",
+                              "Mail, webhook and chat deliveries that failed every try (listed in the admin).",
+                              value=state.dead),
+        ]
+
+
+def _queue_registry() -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(QueueCollector())
+    return registry
+
+
 def has_metrics_token(request: HttpRequest) -> bool:
     """The request carries METRICS_TOKEN as its bearer token (never true while it is unset)."""
     token: str = settings.METRICS_TOKEN
@@ -60,4 +89,5 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         response = HttpResponse("A valid bearer token is required.\n", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(_registry()) + generate_latest(_queue_registry()),
+                        content_type=CONTENT_TYPE_LATEST)

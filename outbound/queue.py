@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Min
+from django.db.models import Case, Count, Min, When
 from django.utils import timezone
 from django_tasks import task
 from django_tasks_db.models import DBTaskResult, get_date_max
@@ -181,12 +181,11 @@ def state() -> QueueState:
     """
     What /readyz and /metrics say of the queue: due tasks nobody has taken, how long the
     oldest has waited (since it was enqueued, or since its delayed time came), and dead
-    deliveries.
+    deliveries. Two queries.
     """
     now = timezone.now()
-    due = DBTaskResult.objects.ready()
-    at_once = due.filter(run_after=get_date_max()).aggregate(count=Count("pk"), since=Min("enqueued_at"))
-    delayed = due.exclude(run_after=get_date_max()).aggregate(count=Count("pk"), since=Min("run_after"))
-    since = min((moment for moment in (at_once["since"], delayed["since"]) if moment is not None), default=now)
-    return QueueState(waiting=at_once["count"] + delayed["count"], oldest_wait_seconds=(now - since).total_seconds(),
+    due_since = Case(When(run_after=get_date_max(), then="enqueued_at"), default="run_after")
+    due = DBTaskResult.objects.ready().aggregate(count=Count("pk"), since=Min(due_since))
+    since = due["since"] or now
+    return QueueState(waiting=due["count"], oldest_wait_seconds=max((now - since).total_seconds(), 0.0),
                       dead=Delivery.objects.filter(status=Status.DEAD).count())

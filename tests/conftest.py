@@ -80,6 +80,12 @@ def fast_test_settings(settings, tmp_path):
 
 
 @pytest.fixture
+def database_queue(settings) -> None:
+    """The queue as production keeps it: tasks are rows that wait for a worker."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+@pytest.fixture
 def reporter(db) -> User:
     return make_user(username="reporter")
 

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from unittest import mock
 
 import pytest
+import time_machine
 from django.db import OperationalError, connection
 from django.db.migrations.recorder import MigrationRecorder
 from django.test import Client
+from django.utils import timezone
 
 from incident_tracker import __version__
 from incident_tracker.health import log_unapplied_migrations
+from outbound.services import mail_enqueue
 
 pytestmark = pytest.mark.django_db
 
@@ -27,12 +31,14 @@ def test_healthz_answers_without_touching_the_database(client, django_assert_num
     assert "no-cache" in response["Cache-Control"]
 
 
-def test_readyz_reports_version_database_and_migrations(client, django_assert_max_num_queries):
-    with django_assert_max_num_queries(3):
+def test_readyz_reports_version_database_migrations_and_queue(client, django_assert_max_num_queries):
+    # The migrations, the cache, and the queue's due tasks and dead deliveries.
+    with django_assert_max_num_queries(5):
         response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "version": __version__, "database": "ok", "migrations": "applied",
-                               "cache": "ok"}
+                               "cache": "ok", "queue": "ok", "queue_waiting": 0, "queue_oldest_wait_seconds": 0.0,
+                               "queue_dead": 0}
     assert "no-store" in response["Cache-Control"]
 
 
@@ -107,3 +113,18 @@ def test_startup_check_survives_an_unreachable_database(settings, caplog):
     with mock.patch.object(MigrationRecorder, "applied_migrations", side_effect=OperationalError("refused")):
         log_unapplied_migrations()
     assert "start-up migration check skipped: database unreachable (OperationalError)" in caplog.text
+
+
+def test_readyz_says_when_the_queue_is_stuck_and_metrics_count_its_tasks(client, settings, database_queue):
+    """No worker has taken a mail queued six minutes ago."""
+    settings.METRICS_TOKEN = "scrape-token"
+    with time_machine.travel(timezone.now() - timedelta(minutes=6)):
+        mail_enqueue(key="test:1", event="test", to="watcher@example.com", subject="s", text="t")
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["queue"] == "stuck"
+    assert response.json()["queue_waiting"] == 1
+    assert response.json()["queue_oldest_wait_seconds"] >= 360
+    metrics = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token").content.decode()
+    assert "incident_tracker_queue_waiting_tasks 1.0" in metrics
+    assert "incident_tracker_queue_dead_deliveries 0.0" in metrics

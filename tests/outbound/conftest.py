@@ -17,9 +17,6 @@ import pytest
 from aiosmtpd.controller import Controller
 from django_tasks_db.management.commands.db_worker import Worker
 
-DATABASE_QUEUE = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-
-
 def run_queue(worker_id: str = "test-worker") -> None:
     """Run every task that is due now, as `manage.py run_worker` would, then return."""
     Worker(queue_names=["*"], interval=0, batch=True, backend_name="default", startup_delay=False, max_tasks=None,
@@ -27,9 +24,8 @@ def run_queue(worker_id: str = "test-worker") -> None:
 
 
 @pytest.fixture
-def task_queue(settings, transactional_db) -> Callable[[], None]:
+def task_queue(database_queue, transactional_db) -> Callable[[], None]:
     """The database queue, with committed data, as production runs it; call the fixture's value to work it off."""
-    settings.TASKS = DATABASE_QUEUE
     return run_queue
 
 
