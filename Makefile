@@ -24,7 +24,9 @@ run: $(VENV)/.installed-runtime
 	DEBUG=true $(BIN)/python manage.py migrate --noinput
 	# The enrolment links the demo seed prints for the staff accounts point at this server.
 	DEBUG=true SITE_URL=http://$(HOST):$(PORT) $(BIN)/python manage.py seed --demo
-	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl+C to stop)"
+	@echo "Serving on http://$(HOST):$(PORT)/ with a worker sending its mail to this console (Ctrl+C stops both)"
+	DEBUG=true $(BIN)/python manage.py run_worker --no-reload & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 # flake8; then the import contracts in setup.cfg (the apps depend one way, docs/architecture.md);

@@ -240,6 +240,10 @@ STORAGES: dict[str, dict[str, Any]] = {
 # There is no MEDIA_URL route: files are served only by a view that checks who may see
 # them (incidents/attachments.py).
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+# Without a bucket, uploads are accepted only where MEDIA_ROOT survives a deploy: a
+# platform such as Render replaces the service's disk at every release, and files on it
+# would vanish. Development keeps them in the project folder.
+MEDIA_PERSISTENT = env.bool("MEDIA_PERSISTENT", default=DEBUG)
 ATTACHMENT_MAX_FILE_SIZE = env.int("ATTACHMENT_MAX_FILE_MB", default=10) * 1024 * 1024
 ATTACHMENT_MAX_INCIDENT_SIZE = env.int("ATTACHMENT_MAX_INCIDENT_MB", default=50) * 1024 * 1024
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")

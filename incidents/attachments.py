@@ -118,11 +118,24 @@ def display_name(name: str) -> str:
     return base or "attachment"
 
 
+NO_DURABLE_STORAGE = ("This server cannot keep attachments yet: it has no bucket, and its own disk is not declared "
+                      "persistent. Paste the text into the description, or ask an administrator to set "
+                      "AWS_STORAGE_BUCKET_NAME or MEDIA_PERSISTENT.")
+
+
+def refuse_unless_durable(files: list[File]) -> None:
+    """A file is only taken where it outlives the next deploy: a bucket, or a disk an operator declared persistent."""
+    if files and not (settings.AWS_STORAGE_BUCKET_NAME or settings.MEDIA_PERSISTENT):
+        raise ValidationError({"attachments": [NO_DURABLE_STORAGE]})
+
+
 def inspect_all(files: Iterable[File]) -> list[Upload]:
     """
     Each uploaded file checked and prepared, or one ValidationError for the
     `attachments` field naming every refused file and why.
     """
+    files = list(files)
+    refuse_unless_durable(files)
     uploads, errors = [], []
     for file in files:
         try:

@@ -26,6 +26,9 @@ WEB_SERVICE_FIELDS = {
 }
 DATABASE_FIELDS = {"name", "plan", "region", "databaseName", "user", "postgresMajorVersion", "ipAllowList",
                    "diskSizeGB", "highAvailability", "readReplicas", "previewPlan"}
+WORKER_SERVICE_FIELDS = {"type", "name", "runtime", "plan", "region", "repo", "branch", "rootDir", "buildCommand",
+                         "startCommand", "maxShutdownDelaySeconds", "autoDeployTrigger", "numInstances", "envVars",
+                         "buildFilter"}
 KEY_VALUE_FIELDS = {"type", "name", "plan", "region", "maxmemoryPolicy", "ipAllowList"}
 ENV_VAR_SOURCES = {"value", "generateValue", "fromDatabase", "fromService", "fromGroup", "sync"}
 RENDER_OWN_VARIABLES = {"PYTHON_VERSION"}
@@ -45,6 +48,12 @@ def web(blueprint) -> dict:
 @pytest.fixture(scope="module")
 def key_value(blueprint) -> dict:
     [service] = [service for service in blueprint["services"] if service["type"] == "keyvalue"]
+    return service
+
+
+@pytest.fixture(scope="module")
+def worker(blueprint) -> dict:
+    [service] = [service for service in blueprint["services"] if service["type"] == "worker"]
     return service
 
 
@@ -72,6 +81,22 @@ def test_web_service_builds_migrates_starts_and_checks_readiness(web):
     assert web["preDeployCommand"].startswith("python manage.py migrate --noinput")
     assert web["startCommand"] == "gunicorn -c gunicorn.conf.py"
     assert web["healthCheckPath"] == "/readyz"
+
+
+def test_the_worker_runs_the_queue_with_the_web_services_code_and_settings(blueprint, web, worker):
+    assert set(worker) <= WORKER_SERVICE_FIELDS
+    assert worker["buildCommand"] == "pip install -r requirements.txt"
+    assert worker["startCommand"].startswith("python manage.py run_worker")
+    own, shared = env_vars(worker), env_vars(web)
+    assert own["DATABASE_URL"] == shared["DATABASE_URL"]
+    assert own["REDIS_URL"] == shared["REDIS_URL"]
+    assert own["PYTHON_VERSION"] == shared["PYTHON_VERSION"]
+    for key in ("SECRET_KEY", "MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD", "DEFAULT_FROM_EMAIL", "SITE_URL",
+                "WEBHOOK_ALLOWED_NETWORKS"):
+        assert own[key]["fromService"] == {"type": "web", "name": web["name"], "envVarKey": key}
+        assert key in shared
+    for item in worker["envVars"]:
+        assert len(set(item) & ENV_VAR_SOURCES) == 1, f"{item['key']} needs exactly one source"
 
 
 def test_secrets_come_from_render_not_from_the_file(blueprint, web, key_value):

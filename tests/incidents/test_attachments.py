@@ -339,3 +339,17 @@ def test_orphans_are_listed_then_removed_and_attached_or_recent_files_are_kept(r
 def test_orphans_with_no_file_ever_stored_is_nothing(capsys):
     call_command("attachment_orphans")
     assert "0 orphan file(s) found" in capsys.readouterr().out
+
+
+def test_without_a_bucket_or_a_persistent_disk_an_upload_is_refused_with_a_message_and_nothing_is_filed(
+        reporter_client, settings):
+    """On a platform that replaces the disk at each deploy, a file accepted today would be gone tomorrow."""
+    settings.MEDIA_PERSISTENT = False
+    settings.AWS_STORAGE_BUCKET_NAME = ""
+    response = reporter_client.post("/incidents/new/", {
+        "title": "Screen broken", "description": "See the photo", "severity": 3,
+        "submission_token": str(uuid.uuid4()), "attachments": [make_upload("photo.png", image_bytes())]})
+    assert response.status_code == 200
+    assert "cannot keep attachments" in response.content.decode()
+    assert not Incident.objects.exists()
+    assert stored_files(settings) == []

@@ -17,6 +17,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from django_tasks_db.management.commands.db_worker import Worker
 
+
 def run_queue(worker_id: str = "test-worker") -> None:
     """Run every task that is due now, as `manage.py run_worker` would, then return."""
     Worker(queue_names=["*"], interval=0, batch=True, backend_name="default", startup_delay=False, max_tasks=None,
