@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from . import alerts, views
+from . import alerts, views, webhooks
 from .docs import ApiDocsView
 
 # Named without an app namespace: drf-spectacular and the security page refer to them directly.
@@ -15,6 +15,10 @@ urlpatterns = [
     path("incidents/<int:pk>/timeline/", views.TimelineView.as_view(), name="api-incident-timeline"),
     path("categories/", views.CategoryListView.as_view(), name="api-categories"),
     path("me/", views.MeView.as_view(), name="api-me"),
+    path("webhooks/", webhooks.WebhookListView.as_view(), name="api-webhooks"),
+    path("webhooks/<int:pk>/", webhooks.WebhookDetailView.as_view(), name="api-webhook"),
+    path("webhooks/<int:pk>/test/", webhooks.WebhookTestView.as_view(), name="api-webhook-test"),
+    path("webhooks/<int:pk>/deliveries/", webhooks.WebhookDeliveriesView.as_view(), name="api-webhook-deliveries"),
     path("alerts/alertmanager/", alerts.AlertmanagerView.as_view(), name="api-alerts-alertmanager"),
     path("alerts/generic/", alerts.GenericAlertView.as_view(), name="api-alerts-generic"),
 ]

@@ -41,7 +41,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
     actions = ["send_test_event"]
 
     def save_model(self, request: HttpRequest, obj: Subscription, form: ModelForm, change: bool) -> None:
-        values = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        values = {name: form.cleaned_data[name] for name in SubscriptionForm.Meta.fields}
         if change:
             subscription_update(obj, actor=_actor(request), **values)
             return

@@ -6,6 +6,7 @@ record of truth; the task queue only says when to try it next (outbound/queue.py
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -76,7 +77,7 @@ class DeliveryQuerySet(models.QuerySet["Delivery"]):
         """Pending deliveries a worker took and never finished: it died, or lost the database, mid-try."""
         return self.filter(status=Status.PENDING, locked_until__lt=timezone.now())
 
-    def overdue(self, *, before: timezone.datetime) -> DeliveryQuerySet:
+    def overdue(self, *, before: datetime) -> DeliveryQuerySet:
         """Pending deliveries due before `before` that no worker holds."""
         return self.filter(status=Status.PENDING, next_attempt_at__lt=before, locked_until__isnull=True)
 

@@ -108,7 +108,7 @@ def _check_events(events: list[str]) -> None:
 def subscription_create(*, actor: AbstractBaseUser, **values: Any) -> Subscription:
     """A new subscription with a new secret; the caller shows the secret once (it is never shown again)."""
     _check_events(values.get("events", []))
-    subscription = Subscription(**values, secret=new_secret(), created_by=actor)
+    subscription = Subscription(**values, secret=new_secret(), created_by_id=actor.pk)
     subscription.full_clean()
     with transaction.atomic():
         subscription.save()
