@@ -84,7 +84,7 @@ class AttemptInline(admin.TabularInline):
 class DeliveryAdmin(admin.ModelAdmin):
     """The delivery log: every mail, webhook and chat message, with its tries; dead ones first to look at."""
 
-    list_display = ("created_at", "event", "channel", "target", "status", "attempts", "last_status_code", "last_error")
+    list_display = ("created_at", "event", "status", "last_status_code", "attempts", "target", "last_error")
     list_filter = ("status", "channel", "event", "subscription")
     list_select_related = ("subscription",)
     search_fields = ("target", "message_id", "event")

@@ -30,7 +30,10 @@ CATEGORIES = {
 }
 RESPONDERS_GROUP = "Responders"
 RESPONDER_PERMISSIONS = ["view_incident", "change_incident", "view_comment", "view_category", "view_attachment",
-                         "add_attachment", "delete_attachment"]
+                         "add_attachment", "delete_attachment",
+                         # Webhook and chat subscriptions, and the delivery log with "retry now".
+                         "view_subscription", "add_subscription", "change_subscription", "delete_subscription",
+                         "view_delivery"]
 
 DEMO_PASSWORD = "demo-password-2026"
 DEMO_USERS = [
