@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from audit.admin import register_target_models
+from audit.admin import ReadOnlyAdmin, register_target_models
 
 from .forms import SubscriptionForm
 from .models import Attempt, Delivery, Status, Subscription
@@ -81,7 +81,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ReadOnlyAdmin):
     """The delivery log: every mail, webhook and chat message, with its tries; dead ones first to look at."""
 
     list_display = ("created_at", "event", "status", "last_status_code", "attempts", "target", "last_error")
@@ -94,15 +94,6 @@ class DeliveryAdmin(admin.ModelAdmin):
     readonly_fields = fields
     inlines = [AttemptInline]
     actions = ["retry_now"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.action(description="Retry now (a delivered one is sent again under a new id)",
                   permissions=["view"])
