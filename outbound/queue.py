@@ -58,7 +58,7 @@ RETRY_POLICIES = {
     # About three hours: a mail later than that is news nobody can act on any more.
     Channel.MAIL: RetryPolicy(attempts=10, first_delay=timedelta(seconds=30), longest_delay=timedelta(hours=1)),
     # About a day, as receivers of Standard Webhooks expect.
-    Channel.WEBHOOK: RetryPolicy(attempts=16, first_delay=timedelta(seconds=10), longest_delay=timedelta(hours=4)),
+    Channel.WEBHOOK: RetryPolicy(attempts=17, first_delay=timedelta(seconds=10), longest_delay=timedelta(hours=4)),
 }
 
 

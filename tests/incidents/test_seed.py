@@ -32,7 +32,8 @@ def test_seed_creates_the_categories_and_the_responders_group_once():
     group = Group.objects.get(name=RESPONDERS_GROUP)
     assert set(group.permissions.values_list("codename", flat=True)) == {
         "view_incident", "change_incident", "view_comment", "view_category", "view_attachment", "add_attachment",
-        "delete_attachment"}
+        "delete_attachment", "view_subscription", "add_subscription", "change_subscription", "delete_subscription",
+        "view_delivery"}
     assert f"Reference data ready: {len(CATEGORIES)} categories" in output
     assert not User.objects.exists()
 

@@ -135,7 +135,7 @@ def test_a_day_of_failures_disables_the_subscription(task_queue, receiver, repor
     assert "503" in subscription.disabled_reason
     assert delivery.status == Status.DEAD
     span = delivery.attempt_log.order_by("-started_at")[0].started_at - delivery.created_at
-    assert timedelta(hours=20) < span < timedelta(hours=30)
+    assert timedelta(hours=18) < span < timedelta(hours=32)
 
 
 @pytest.mark.parametrize("chat_format", [Format.SLACK, Format.MATTERMOST, Format.TEAMS])

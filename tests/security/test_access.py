@@ -68,6 +68,11 @@ MATRIX: dict[str, tuple[str, str]] = {
     "api-incident-timeline":              ("401 200 404 200 200 E C", "incident"),
     "api-categories":                     ("401 200 200 200 200 E C", ""),
     "api-me":                             ("401 200 200 200 200 E C", ""),
+    # Webhook subscriptions are the responders' (the numbers name no subscription: 404).
+    "api-webhooks":                       ("401 403 403 200 200 E C", ""),
+    "api-webhook":                        ("401 403 403 404 404 E C", "incident"),
+    "api-webhook-deliveries":             ("401 403 403 404 404 E C", "incident"),
+    "api-webhook-test":                   ("401 403 403 405 405 E C", "incident"),
     # Alerts take an integration's secret, never a person's session.
     "api-alerts-alertmanager":            ("401 401 401 401 401 E C", ""),
     "api-alerts-generic":                 ("401 401 401 401 401 E C", ""),
