@@ -239,6 +239,16 @@ STORAGES: dict[str, dict[str, Any]] = {
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 ATTACHMENT_MAX_FILE_SIZE = env.int("ATTACHMENT_MAX_FILE_MB", default=10) * 1024 * 1024
 ATTACHMENT_MAX_INCIDENT_SIZE = env.int("ATTACHMENT_MAX_INCIDENT_MB", default=50) * 1024 * 1024
+# At most this many files in one form; Django stops reading a request with a few more
+# (a 400) before it writes them to disk, the form refuses the rest with a message.
+ATTACHMENT_MAX_FILES = 10
+DATA_UPLOAD_MAX_NUMBER_FILES = ATTACHMENT_MAX_FILES + 2
+# Every uploaded file goes to a temporary file, never into a worker's memory whole.
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
+# The process that decodes an image may use this much address space and processor time
+# (incidents/image_worker.py): a 25-million-pixel screenshot fits, a bomb is stopped.
+ATTACHMENT_IMAGE_MEMORY_MB = 320
+ATTACHMENT_IMAGE_CPU_SECONDS = 10
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
 if AWS_STORAGE_BUCKET_NAME:
     STORAGES["default"] = {

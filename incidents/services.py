@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import File
 from django.db import transaction
@@ -230,7 +229,7 @@ def comment_add(
     cleaned = clean_rich_text(body)
     if not clean_plain_text(cleaned):
         raise ValidationError({"body": "Write something before posting."})
-    uploads = attachments.inspect_all(files)
+    uploads = attachments.inspect_all(files, already=_attached_size(incident))
     with attachments.removed_on_failure() as stored, transaction.atomic():
         comment = Comment.objects.create(incident=incident, author=author, body=cleaned, internal=internal)
         changes: dict[str, Any] = {"comment": [None, comment.pk]}
@@ -269,15 +268,13 @@ def _attach(
     ]
 
 
+def _attached_size(incident: Incident) -> int:
+    return incident.attachments.aggregate(total=Sum("size"))["total"] or 0
+
+
 def _check_total(incident: Incident, uploads: list[Upload]) -> None:
-    limit = settings.ATTACHMENT_MAX_INCIDENT_SIZE
-    total = (incident.attachments.aggregate(total=Sum("size"))["total"] or 0) + sum(upload.size for upload in uploads)
-    if total > limit:
-        names = ", ".join(f"“{upload.name}”" for upload in uploads)
-        raise ValidationError({"attachments": [
-            f"{names} would bring this incident's attachments to {attachments.megabytes(total)}; "
-            f"an incident may have at most {attachments.megabytes(limit)}."
-        ]})
+    """The total again, on the locked row and with the final sizes (a re-encoded image may have grown)."""
+    attachments.check_sizes([(upload.name, upload.size) for upload in uploads], already=_attached_size(incident))
 
 
 def attachment_check(incident: Incident, *, files: Sequence[File]) -> None:
@@ -285,7 +282,7 @@ def attachment_check(incident: Incident, *, files: Sequence[File]) -> None:
     Refuse, as attachment_add would, files that may not be attached to `incident`;
     stores nothing. For a form that shows every refusal before anything is written.
     """
-    _check_total(incident, attachments.inspect_all(files))
+    attachments.inspect_all(files, already=_attached_size(incident))
 
 
 def attachment_add(
@@ -299,7 +296,7 @@ def attachment_add(
         raise PermissionDenied("Only responders may add attachments here.")
     if comment is not None and comment.incident_id != incident.pk:
         raise ValidationError({"comment": "This comment belongs to another incident."})
-    uploads = attachments.inspect_all(files)
+    uploads = attachments.inspect_all(files, already=_attached_size(incident))
     with attachments.removed_on_failure() as stored, transaction.atomic():
         added = _attach(incident, uploads, stored=stored, uploaded_by=actor, comment=comment)
         for attachment in added:
