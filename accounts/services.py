@@ -124,8 +124,9 @@ def enrolment_link_issue(user: User, *, actor: User | None, mail: bool = True) -
 
 def enrolment_link_redeem(user: User, *, token: str) -> TOTPDevice:
     """
-    Use up `user`'s enrolment link and start a new authenticator for them. A link that
-    has expired, was used, or is someone else's raises ValidationError and changes nothing.
+    Use up `user`'s enrolment link and start a new authenticator for them, and mail the
+    account's owner that it was used. A link that has expired, was used, or is someone
+    else's raises ValidationError and changes nothing.
     """
     with transaction.atomic():
         link = EnrolmentLink.objects.select_for_update().usable().filter(user=user, token_hash=_token_hash(token)).first()
@@ -134,6 +135,8 @@ def enrolment_link_redeem(user: User, *, token: str) -> TOTPDevice:
         link.used_at = timezone.now()
         link.save(update_fields=["used_at"])
         audit_record(Action.OTP_ENROLMENT_LINK_USED, actor=user, target=user)
+        # Whoever used the link, the owner hears of it: if it was not them, the link was read on its way.
+        security_notice_send(user, change="Your two-factor enrolment link was used to set up an authenticator app.")
         return totp_device_start(user)
 
 

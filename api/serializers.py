@@ -28,8 +28,9 @@ class StrictSerializer(serializers.Serializer):
 
 
 class PersonSerializer(serializers.Serializer):
+    """A person as others see them: by display name, never by login name (half of a password guess)."""
+
     id = serializers.IntegerField(read_only=True)
-    username = serializers.CharField(read_only=True)
     name = serializers.CharField(source="__str__", read_only=True)
 
 
@@ -97,14 +98,17 @@ class CommentCreateSerializer(StrictSerializer):
 
 
 class TimelineEntrySerializer(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor_username", read_only=True,
-                                  help_text="Who acted; empty for the system.")
+    actor = serializers.SerializerMethodField(help_text="Who acted, by display name; empty for the system.")
     action_label = serializers.CharField(source="get_action_display", read_only=True)
 
     class Meta:
         model = AuditLog
         fields = ["created_at", "actor", "action", "action_label", "changes", "via"]
         read_only_fields = fields
+
+    def get_actor(self, entry: AuditLog) -> str:
+        # Joined from the user row: the audit row's actor_username is a login name.
+        return str(entry.actor) if entry.actor is not None else ""
 
 
 class MeSerializer(serializers.ModelSerializer):
@@ -114,7 +118,7 @@ class MeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["id", "username", "name", "email", "role", "time_zone", "token"]
+        fields = ["id", "name", "email", "role", "time_zone", "token"]
         read_only_fields = fields
 
     def get_role(self, user: User) -> str:

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
-from accounts.models import ApiToken, User
+from accounts.models import ApiToken, User, name_fields
 from audit.models import AuditLog
 from incidents import permissions
 from incidents.forms import IncidentFilterForm, list_order
@@ -224,7 +224,8 @@ class TimelineView(ApiView):
                    responses={200: TimelineEntrySerializer(many=True), **problem_responses(401, 403, 404, 429)})
     def get(self, request: Request, pk: int) -> Response:
         incident = self.visible_incident(pk)
-        entries = AuditLog.objects.for_target(incident._meta.label_lower, incident.pk).visible_to(self.user)
+        entries = AuditLog.objects.for_target(incident._meta.label_lower, incident.pk).visible_to(self.user) \
+            .select_related("actor").only("created_at", "actor_id", "action", "changes", "via", *name_fields("actor"))
         return Response(TimelineEntrySerializer(entries, many=True).data)
 
 

@@ -190,7 +190,7 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Staff set up a second factor only through a one-time link (e-mailed, or issued by an
 # administrator), valid this many hours.
-ENROLMENT_LINK_HOURS = env.int("ENROLMENT_LINK_HOURS", default=24)
+ENROLMENT_LINK_HOURS = env.int("ENROLMENT_LINK_HOURS", default=4)
 
 # Password reset: requests per client address, and mails per e-mail address, per hour.
 PASSWORD_RESET_REQUESTS_PER_HOUR = env.int("PASSWORD_RESET_REQUESTS_PER_HOUR", default=10)

@@ -49,7 +49,8 @@ def test_unknown_malformed_or_foreign_tokens_are_refused():
 
 def test_me_names_the_user_and_the_token(reporter, api_client):
     body = send(api_client(reporter, scope="read"), "get", "me/").json()
-    assert body["username"] == "reporter" and body["role"] == "reporter"
+    assert (body["id"], body["name"], body["role"]) == (reporter.pk, str(reporter), "reporter")
+    assert "username" not in body
     assert body["token"]["name"] == "script" and body["token"]["scope"] == "read"
 
 
@@ -192,7 +193,7 @@ def test_responder_assigns_through_the_api(reporter, responder, api_client):
     incident = make_incident(reporter=reporter)
     response = send(api_client(responder), "patch", f"incidents/{incident.pk}/", {"assignee": responder.pk},
                     If_Match='"v1"')
-    assert response.json()["assignee"]["username"] == "responder"
+    assert response.json()["assignee"] == {"id": responder.pk, "name": str(responder)}
     assert AuditLog.objects.filter(action=Action.INCIDENT_ASSIGNED, via="API token “script”").exists()
 
 
