@@ -162,6 +162,22 @@ class EnrolmentLink(models.Model):
         return f"Enrolment link for {self.user} until {self.expires_at:%Y-%m-%d %H:%M}"
 
 
+class RateCount(models.Model):
+    """
+    How many times something limited happened in the current window (password-reset
+    requests from an address, major-incident mail from a reporter...), counted in the
+    database: a cache may evict a key, and a limit that an attacker can flush by filling
+    the cache is no limit. See accounts.limits.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    started_at = models.DateTimeField(db_index=True)
+    count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count} since {self.started_at:%Y-%m-%d %H:%M}"
+
+
 _CODE_SEPARATORS = re.compile(r"[\s-]+")
 # Backup codes: 16 characters of base32, 80 random bits, shown as four groups of four.
 # That much randomness is what lets a fast hash keep them: no stolen copy of the table can

@@ -17,7 +17,6 @@ from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, PasswordResetForm, SetPasswordForm
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
@@ -37,6 +36,7 @@ from audit.models import Action
 
 from . import twostep
 from .delays import sign_in_wait_seconds
+from .limits import counted
 from .forms import ApiTokenForm, EnrolmentConfirmForm, PreferencesForm, ReauthenticateForm, SignInCodeForm
 from .models import ApiToken, BackupCode, User
 from .services import (
@@ -220,7 +220,7 @@ class EnrolmentLinkRequestView(SecurityActionView):
             return redirect("accounts:security")
         if not user.email:
             messages.error(request, "Your account has no e-mail address. Ask an administrator for an enrolment link.")
-        elif _counted(f"enrolment-link:{user.pk}") > ENROLMENT_LINKS_PER_HOUR:
+        elif counted(f"enrolment-link:{user.pk}", window=HOUR) > ENROLMENT_LINKS_PER_HOUR:
             messages.error(request, "Enrolment links were sent several times this hour. Use the newest one, "
                                     "or ask an administrator.")
         else:
@@ -309,18 +309,8 @@ class PasswordChangeView(SecurityActionView):
         return redirect("accounts:security")
 
 
-RESET_WINDOW_SECONDS = 3600
+HOUR = datetime.timedelta(hours=1)
 TOO_MANY_RESETS = "Too many password reset requests came from your network. Try again in an hour."
-
-
-def _counted(key: str) -> int:
-    """How many times `key` was counted in the current window (an hour from its first count), this one included."""
-    cache.add(key, 0, RESET_WINDOW_SECONDS)
-    try:
-        return cache.incr(key)
-    except ValueError:  # the window ended between the two calls
-        cache.set(key, 1, RESET_WINDOW_SECONDS)
-        return 1
 
 
 class RedirectThenRun(HttpResponseRedirect):
@@ -357,7 +347,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("accounts:password_reset_done")
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if _counted(f"password-reset:client:{client_ip(request)}") > settings.PASSWORD_RESET_REQUESTS_PER_HOUR:
+        if counted(f"password-reset:client:{client_ip(request)}", window=HOUR) > settings.PASSWORD_RESET_REQUESTS_PER_HOUR:
             logger.warning("Password reset refused: too many requests from this client")
             form = self.get_form()
             form.add_error(None, TOO_MANY_RESETS)
@@ -370,7 +360,7 @@ class PasswordResetView(auth_views.PasswordResetView):
         for addresses with an account, so a page that waited for it would tell who has one.
         """
         address = hashlib.sha256(form.cleaned_data["email"].strip().lower().encode()).hexdigest()
-        if _counted(f"password-reset:address:{address}") > settings.PASSWORD_RESET_MAILS_PER_ADDRESS_PER_HOUR:
+        if counted(f"password-reset:address:{address}", window=HOUR) > settings.PASSWORD_RESET_MAILS_PER_ADDRESS_PER_HOUR:
             logger.warning("Password reset mail not sent: too many for this address this hour")
             return HttpResponseRedirect(self.get_success_url())
         options = {
