@@ -35,7 +35,7 @@ from audit.middleware import client_ip
 from audit.models import Action
 
 from . import twostep
-from .delays import sign_in_wait_seconds
+from .delays import address_locked, is_known_device, sign_in_succeeded, sign_in_wait_seconds
 from .limits import counted
 from .forms import ApiTokenForm, EnrolmentConfirmForm, PreferencesForm, ReauthenticateForm, SignInCodeForm
 from .models import ApiToken, BackupCode, User
@@ -59,6 +59,9 @@ logger = logging.getLogger(__name__)
 SECRET_FIELDS = ("password", "code", "old_password", "new_password1", "new_password2")
 
 
+TOO_MANY_FROM_ADDRESS = "Too many failed sign-ins came from your network. Try again in 15 minutes."
+
+
 class SignInView(auth_views.LoginView):
     """
     Step one: the password. A user with a confirmed device is not signed in yet; the
@@ -71,8 +74,11 @@ class SignInView(auth_views.LoginView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         """An account that must still wait is refused before its password is checked (so nothing is counted)."""
         username = request.POST.get("username", "")
-        wait = sign_in_wait_seconds(username)
-        # A locked-out pair or address gets axes' own answer, which says how long the lockout lasts.
+        if address_locked(client_ip(request)):
+            form = self.get_form_class()(request, initial={"username": username})
+            return self.render_to_response(self.get_context_data(form=form, refusal=TOO_MANY_FROM_ADDRESS), status=429)
+        wait = 0 if is_known_device(request, username) else sign_in_wait_seconds(username)
+        # A locked-out pair gets axes' own answer, which says how long the lockout lasts.
         if wait and not AxesProxyHandler.is_locked(request, {"username": username}):
             form = self.get_form_class()(request, initial={"username": username})
             refusal = f"Too many wrong passwords for this account. Wait {wait} seconds, then try again."
@@ -83,9 +89,12 @@ class SignInView(auth_views.LoginView):
         user = form.get_user()
         if user_has_device(user, confirmed=True):
             twostep.begin(self.request, user=user, redirect_to=self.get_success_url())
-            return redirect("accounts:login_code")
-        login(self.request, user)
-        return redirect(self.get_success_url())
+            response = redirect("accounts:login_code")
+        else:
+            login(self.request, user)
+            response = redirect(self.get_success_url())
+        sign_in_succeeded(response, user)
+        return response
 
 
 @method_decorator([sensitive_post_parameters(*SECRET_FIELDS), never_cache], name="dispatch")

@@ -162,14 +162,19 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
-# Lock a username-and-address pair, or an address, out after repeated wrong passwords:
-# never a username alone, or anyone could lock a responder out everywhere with five
-# guesses. One account guessed from many addresses is slowed by progressive delays
-# instead (accounts/delays.py), up to SIGN_IN_MAX_DELAY_SECONDS between attempts.
+# Lock a username-and-address pair out after repeated wrong passwords: never a username
+# alone, or anyone could lock a responder out everywhere with five guesses. One account
+# guessed from many addresses is slowed by progressive delays instead, up to
+# SIGN_IN_MAX_DELAY_SECONDS between attempts, except for clients it signed in from
+# before (a known-device cookie, kept SIGN_IN_DEVICE_COOKIE_DAYS); an address alone is
+# refused only after SIGN_IN_ADDRESS_FAILURE_LIMIT wrong passwords for any accounts, so
+# that a few typos behind a shared office address lock nobody else out (accounts/delays.py).
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 SIGN_IN_MAX_DELAY_SECONDS = env.int("SIGN_IN_MAX_DELAY_SECONDS", default=60)
+SIGN_IN_ADDRESS_FAILURE_LIMIT = env.int("SIGN_IN_ADDRESS_FAILURE_LIMIT", default=50)
+SIGN_IN_DEVICE_COOKIE_DAYS = 90
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/lockout.html"
 # The same client address the audit log records (behind a proxy, the one it saw).

@@ -45,8 +45,9 @@ def test_reporters_see_display_names_not_login_names(reporter_client, worked_inc
     tally("enumeration", "login names shown to reporters", len(pages))
 
 
-def test_the_api_names_people_by_display_name_for_every_role(reporter_client, responder_client, admin_client,
-                                                              worked_incident, tally):
+def test_the_api_names_people_by_display_name_for_every_role(
+    reporter_client, responder_client, admin_client, worked_incident, tally
+):
     """Every response a reporter, a responder or an administrator gets: no login name of anyone."""
     pk = worked_incident.pk
     paths = ["/api/v1/incidents/", f"/api/v1/incidents/{pk}/", f"/api/v1/incidents/{pk}/comments/",
