@@ -58,8 +58,10 @@ def sign_in_wait_seconds(username: str) -> int:
     return max(0, math.ceil(remaining))
 
 
-def address_locked(address: str) -> bool:
+def address_locked(address: str | None) -> bool:
     """Whether `address` has had SIGN_IN_ADDRESS_FAILURE_LIMIT wrong passwords (any accounts) within the cool-off."""
+    if address is None:
+        return False
     failures = _recent(AccessAttempt.objects.filter(ip_address=address)).aggregate(
         failures=Sum("failures_since_start"))["failures"] or 0
     return failures >= settings.SIGN_IN_ADDRESS_FAILURE_LIMIT
