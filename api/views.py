@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, Throttled, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
@@ -24,7 +24,15 @@ from incidents import permissions
 from incidents.forms import IncidentFilterForm, list_order
 from incidents.models import Category, Comment, Incident
 from incidents.pagination import InvalidCursor, keyset_page
-from incidents.services import StaleIncidentError, comment_add, incident_create, incident_transition, incident_update
+from incidents.services import (
+    ReportLimitReached,
+    StaleIncidentError,
+    comment_add,
+    incident_create,
+    incident_report_count,
+    incident_transition,
+    incident_update,
+)
 from incidents.workflow import transitions_from
 
 from .problems import Conflict, PreconditionFailed, PreconditionRequired, problem_responses
@@ -137,7 +145,12 @@ class IncidentListView(ApiView):
     @extend_schema(summary="Report an incident", request=IncidentCreateSerializer,
                    responses={201: IncidentSerializer, **problem_responses(400, 401, 403, 429)})
     def post(self, request: Request) -> Response:
-        incident, _ = incident_create(reporter=self.user, **self.validated(IncidentCreateSerializer))
+        values = self.validated(IncidentCreateSerializer)
+        try:
+            incident_report_count(self.user)
+        except ReportLimitReached as refusal:
+            raise Throttled(wait=refusal.retry_after, detail=str(refusal)) from None
+        incident, _ = incident_create(reporter=self.user, **values)
         return self.incident_answer(incident.pk, status=status.HTTP_201_CREATED,
                                     Location=request.build_absolute_uri(f"{request.path}{incident.pk}/"))
 

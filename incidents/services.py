@@ -17,12 +17,14 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import File
 from django.db import transaction
 from django.db.models import F, Model, Q, Sum
 from django.utils import timezone
 
+from accounts.limits import counted
 from accounts.models import User
 from audit.models import Action
 from audit.services import audit_record
@@ -37,6 +39,29 @@ EDITABLE_FIELDS = ("title", "description", "category", "severity", "assignee")
 TRIAGE_FIELDS = frozenset({"assignee"})
 # A report identical to one the same person sent this recently is taken for a resubmission.
 DUPLICATE_REPORT_WINDOW = timedelta(minutes=10)
+
+
+REPORT_WINDOW = timedelta(hours=1)
+
+
+class ReportLimitReached(Exception):
+    """A person filed INCIDENT_REPORTS_PER_HOUR incidents within the hour; the message says when to retry."""
+
+    def __init__(self) -> None:
+        super().__init__(f"You have reported {settings.INCIDENT_REPORTS_PER_HOUR} incidents within an hour, the most "
+                         "anyone may. Add to one of them, or ask a responder, until the hour is over.")
+        self.retry_after = int(REPORT_WINDOW.total_seconds())
+
+
+def incident_report_count(reporter: User) -> None:
+    """
+    Count one report `reporter` sends through the report form or the API, and refuse it
+    past INCIDENT_REPORTS_PER_HOUR within the hour (in the database, which never evicts),
+    so that no account can fill the list and the responders' queue. Alert ingestion and an
+    administrator reporting for someone are not counted here.
+    """
+    if counted(f"incident-reports:{reporter.pk}", window=REPORT_WINDOW) > settings.INCIDENT_REPORTS_PER_HOUR:
+        raise ReportLimitReached()
 
 
 class StaleIncidentError(Exception):

@@ -26,7 +26,8 @@ from .models import Attachment, Comment, Incident, IncidentQuerySet, RANKED_MATC
 from .pagination import COUNT_CAP, InvalidCursor, KeysetPage, bounded_count, keyset_page
 from .search import search_page
 from .services import (
-    StaleIncidentError, attachment_remove, comment_add, incident_create, incident_transition, incident_update,
+    ReportLimitReached, StaleIncidentError, attachment_remove, comment_add, incident_create, incident_report_count,
+    incident_transition, incident_update,
 )
 from .workflow import transitions_from
 
@@ -156,6 +157,11 @@ class IncidentCreateView(LoginRequiredMixin, FormView):
 
     def form_valid(self, form: IncidentReportForm) -> HttpResponse:
         values = dict(form.cleaned_data)
+        try:
+            incident_report_count(request_user(self.request))
+        except ReportLimitReached as refusal:
+            form.add_error(None, str(refusal))
+            return self.render_to_response(self.get_context_data(form=form), status=429)
         try:
             incident, created = incident_create(reporter=request_user(self.request), files=values.pop("attachments"),
                                                 **values)

@@ -85,7 +85,7 @@ def test_behind_a_trusted_proxy_the_forwarded_client_is_locked_out_and_others_ar
     settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     make_user(username="victim")
     proxy = Client(REMOTE_ADDR="10.0.0.2")
-    for attempt in range(settings.AXES_FAILURE_LIMIT):
+    for attempt in range(settings.SIGN_IN_ADDRESS_FAILURE_LIMIT):
         proxy.post(reverse("accounts:login"), {"username": f"user{attempt}", "password": "guess"},
                    HTTP_X_FORWARDED_FOR=ATTACKER)
     assert proxy.post(reverse("accounts:login"), {"username": "victim", "password": DEFAULT_PASSWORD},
