@@ -27,6 +27,7 @@ from .archive import write_archive
 from .context import current_origin
 from .middleware import MAX_USER_AGENT_LENGTH
 from .models import GENESIS_HASH, Action, AuditLog, SignInFailureWindow
+from .verification import Checkpoint
 
 # Any constant works: it names the one PostgreSQL advisory lock that serialises appends.
 CHAIN_LOCK_KEY = 7_341_902_233
@@ -219,18 +220,21 @@ def append_only_suspended() -> Iterator[None]:
             cursor.execute(f"ALTER TABLE audit_auditlog ENABLE TRIGGER {APPEND_ONLY_TRIGGER}")
 
 
-def audit_prune(*, before: datetime.datetime, archive: TextIOBase) -> AuditLog | None:
+def audit_prune(*, before: datetime.datetime, archive: TextIOBase, checkpoint: Checkpoint) -> AuditLog | None:
     """
     For operators (`manage.py prune_audit`): move the oldest rows, up to the last one
-    created before `before`, into `archive` as JSON lines and delete them. The chain
+    created before `before` and never past `checkpoint` (the latest published one, which
+    the caller has verified), into `archive` as JSON lines and delete them. The chain
     stays verifiable: an AUDIT_PRUNED row records the sequence and hash the remaining
-    rows follow from ("through"), which verify_audit accepts as the chain's start.
+    rows follow from ("through") and the checkpoint it was bound to; verify_audit accepts
+    it as the chain's start, and refuses a start past the checkpoint it is given.
     Returns that row, or None when no row is old enough (then nothing changes).
     """
     with transaction.atomic():
         _lock_chain_head()
         through = (
-            AuditLog.objects.filter(created_at__lt=before).order_by("-sequence").values_list("sequence", "entry_hash").first()
+            AuditLog.objects.filter(created_at__lt=before, sequence__lte=checkpoint.sequence)
+            .order_by("-sequence").values_list("sequence", "entry_hash").first()
         )
         if through is None:
             return None
@@ -239,7 +243,8 @@ def audit_prune(*, before: datetime.datetime, archive: TextIOBase) -> AuditLog |
         marker = audit_record(
             Action.AUDIT_PRUNED, actor=None,
             target_label=f"Rows #{summary.first_sequence} to #{summary.last_sequence} archived",
-            changes={"through": f"{through[0]}:{through[1]}", "rows": summary.rows, "before": before},
+            changes={"through": f"{through[0]}:{through[1]}", "rows": summary.rows, "before": before,
+                     "checkpoint": str(checkpoint)},
         )
         with append_only_suspended():
             pruned.delete()
