@@ -27,9 +27,10 @@ from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import Action
-from audit.services import audit_record
+from audit.services import FAILURE_WINDOW, audit_record, failure_record
 from common.text import clean_plain_text
 
+from .limits import count_of, counted
 from .models import (ApiToken, BackupCode, BackupCodeDevice, EnrolmentLink, User, backup_code_digest, new_backup_code,
                      normalised_code)
 
@@ -60,6 +61,27 @@ def _device_for_code(user: User, code: str) -> TOTPDevice | BackupCodeDevice | N
     return model.objects.devices_for_user(user, confirmed=True).select_for_update().first()
 
 
+TOO_MANY_WRONG_PASSWORDS = "Too many wrong passwords. Wait 15 minutes, then try again."
+
+
+def password_confirm(user: User, *, password: str) -> bool:
+    """
+    Whether `password` is `user`'s current one, asked by a signed-in user's forms (new
+    backup codes, turning off two-factor sign-in, changing the password). Wrong answers
+    are counted like wrong passwords at sign-in (one audit row per window); after
+    AXES_FAILURE_LIMIT of them in FAILURE_WINDOW, a stolen session cannot guess further
+    and ValidationError says to wait.
+    """
+    key = f"password-confirm-failures:{user.pk}"
+    if count_of(key, window=FAILURE_WINDOW) >= settings.AXES_FAILURE_LIMIT:
+        raise ValidationError(TOO_MANY_WRONG_PASSWORDS, code="throttled")
+    if user.check_password(password):
+        return True
+    counted(key, window=FAILURE_WINDOW)
+    failure_record(Action.SIGN_IN_FAILED, account=user, changes={"step": "current password asked again"})
+    return False
+
+
 def otp_verify(user: User, *, token: str) -> Device:
     """
     Check a code against the user's confirmed devices and return the device that
@@ -74,8 +96,8 @@ def otp_verify(user: User, *, token: str) -> Device:
         if device is not None and allowed and device.verify_token(code):
             return device
         reason = "throttled" if not allowed else "wrong code"
-        audit_record(Action.OTP_FAILED, actor=user, target=user,
-                     changes={"reason": reason, "device": device.name if device else "none"})
+        failure_record(Action.OTP_FAILED, account=user,
+                       changes={"reason": reason, "device": device.name if device else "none"})
     if not allowed and details and "locked_until" in details:
         wait = max(1, math.ceil((details["locked_until"] - timezone.now()).total_seconds()))
         raise ValidationError(f"Too many wrong codes in a row. Wait {wait} seconds, then try again.", code="throttled")
@@ -167,7 +189,7 @@ def totp_device_confirm(device: TOTPDevice, *, token: str) -> list[str]:
     user = device.user
     with transaction.atomic():
         if not device.verify_token(normalised_code(token)):
-            audit_record(Action.OTP_FAILED, actor=user, target=user, changes={"reason": "wrong enrolment code"})
+            failure_record(Action.OTP_FAILED, account=user, changes={"reason": "wrong enrolment code"})
             failed = True
         else:
             TOTPDevice.objects.devices_for_user(user).exclude(pk=device.pk).delete()

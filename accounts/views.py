@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, PasswordResetForm, SetPasswordForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
@@ -37,7 +37,9 @@ from audit.models import Action
 from . import twostep
 from .delays import address_locked, is_known_device, sign_in_succeeded, sign_in_wait_seconds
 from .limits import counted
-from .forms import ApiTokenForm, EnrolmentConfirmForm, PreferencesForm, ReauthenticateForm, SignInCodeForm
+from .forms import (
+    ApiTokenForm, CurrentPasswordChangeForm, EnrolmentConfirmForm, PreferencesForm, ReauthenticateForm, SignInCodeForm,
+)
 from .models import ApiToken, BackupCode, User
 from .services import (
     api_token_create,
@@ -157,7 +159,7 @@ class SecurityView(LoginRequiredMixin, TemplateView):
             required=user.is_staff or user.is_superuser,
             may_enrol=twostep.may_enrol_at_will(user),
             reauth_form=kwargs.get("reauth_form") or ReauthenticateForm(user=user),
-            password_form=kwargs.get("password_form") or PasswordChangeForm(user),
+            password_form=kwargs.get("password_form") or CurrentPasswordChangeForm(user),
             api_tokens=user.api_tokens.all(),
             api_token_form=kwargs.get("api_token_form") or ApiTokenForm(),
             can_create_api_token=not (user.is_staff or user.is_superuser) or twostep.is_verified(user),
@@ -308,7 +310,7 @@ class ApiTokenRevokeView(SecurityActionView):
 
 class PasswordChangeView(SecurityActionView):
     def post(self, request: HttpRequest) -> HttpResponse:
-        form = PasswordChangeForm(self.user, request.POST)
+        form = CurrentPasswordChangeForm(self.user, request.POST)
         if not form.is_valid():
             return self.page(status=400, password_form=form)
         user = password_set(self.user, password=form.cleaned_data["new_password1"], action=Action.PASSWORD_CHANGED)

@@ -171,12 +171,15 @@ def unknown_username_label(typed: str) -> str:
     return f"unknown account {salted_hmac('audit.unknown-username', _clean_text(typed)).hexdigest()[:16]}"
 
 
-def sign_in_failure_record(action: Action, *, account: models.Model | None, typed_username: str) -> None:
+def failure_record(action: Action, *, account: models.Model | None, typed_username: str = "",
+                   changes: dict[str, Any] | None = None) -> None:
     """
-    For the sign-in signal receivers: count a failed sign-in (or an attempt refused while
-    locked out) against the account it named, else against the client address, in the
-    current FAILURE_WINDOW. The window's first failure appends one audit row; later ones
-    only add to the window's count, which the admin shows.
+    Count a failure (a wrong password at sign-in or when confirming one's identity, an
+    attempt refused while locked out, a wrong or throttled one-time code) against the
+    account it named, else against the client address, in the current FAILURE_WINDOW.
+    The window's first failure appends one audit row, with `changes`; later ones only add
+    to the window's count, which the admin shows. A flood of failures therefore never
+    queues behind the audit chain's lock that every incident write takes.
     """
     origin = current_origin.get()
     now = timezone.now()
@@ -195,6 +198,7 @@ def sign_in_failure_record(action: Action, *, account: models.Model | None, type
             return
         label = None if account is not None else unknown_username_label(typed_username)
         audit_record(action, actor=None, target=account, target_label=label, changes={
+            **(changes or {}),
             "window": [window_start, window_start + FAILURE_WINDOW],
             "counted_in": "sign-in failure windows",
         })

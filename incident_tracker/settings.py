@@ -201,6 +201,8 @@ ENROLMENT_LINK_HOURS = env.int("ENROLMENT_LINK_HOURS", default=4)
 PASSWORD_RESET_REQUESTS_PER_HOUR = env.int("PASSWORD_RESET_REQUESTS_PER_HOUR", default=10)
 # Incidents one person may report an hour through the form or the API (then 429).
 INCIDENT_REPORTS_PER_HOUR = env.int("INCIDENT_REPORTS_PER_HOUR", default=30)
+# CSV exports one person may download an hour (each writes an audit row; then 429).
+INCIDENT_EXPORTS_PER_HOUR = 30
 PASSWORD_RESET_MAILS_PER_ADDRESS_PER_HOUR = env.int("PASSWORD_RESET_MAILS_PER_ADDRESS_PER_HOUR", default=3)
 
 # --- Sessions -----------------------------------------------------------------------

@@ -35,6 +35,7 @@ def prune(archive) -> str:
     """prune_audit given the current head as the latest published checkpoint."""
     out = io.StringIO()
     head = AuditLog.objects.in_chain_order().last()
+    assert head is not None
     with time_machine.travel(NOW, tick=False):
         call_command("prune_audit", "--archive", str(archive), "--checkpoint", f"{head.sequence}:{head.entry_hash}",
                      stdout=out)

@@ -521,6 +521,7 @@ def test_an_audit_prune_shows_at_once_on_the_other_instance(instances, world, tm
         shown.lists(world.incident, old_entry, recent_entry, pages=("detail",))
 
     head = AuditLog.objects.in_chain_order().last()
+    assert head is not None
     pruned = subprocess.run(
         [sys.executable, "manage.py", "prune_audit", "--archive", str(tmp_path / "audit-archive.jsonl"),
          "--checkpoint", f"{head.sequence}:{head.entry_hash}"],
