@@ -23,6 +23,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django_otp import user_has_device
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -214,6 +215,14 @@ def backup_codes_regenerate(user: User) -> list[str]:
     return codes
 
 
+def _devices_delete(user: User) -> list[str]:
+    """Delete every device of `user` (authenticator and backup codes); the names of the authenticators removed."""
+    removed = [device.name for device in TOTPDevice.objects.devices_for_user(user)]
+    TOTPDevice.objects.devices_for_user(user).delete()
+    BackupCodeDevice.objects.devices_for_user(user).delete()
+    return removed
+
+
 def second_factor_remove(user: User, *, actor: User) -> None:
     """
     Remove every device of the user: by the user themself (after re-authenticating)
@@ -221,11 +230,11 @@ def second_factor_remove(user: User, *, actor: User) -> None:
     before they can do anything else.
     """
     with transaction.atomic():
-        removed = [device.name for device in TOTPDevice.objects.devices_for_user(user)]
-        TOTPDevice.objects.devices_for_user(user).delete()
-        BackupCodeDevice.objects.devices_for_user(user).delete()
+        removed = _devices_delete(user)
         audit_record(Action.OTP_REMOVED, actor=actor, target=user,
                      changes={"devices": removed, "by_administrator": actor.pk != user.pk})
+        if actor.pk != user.pk:
+            api_tokens_revoke_all(user, actor=actor, reason="two-factor sign-in reset by an administrator")
         security_notice_send(user, change="Two-factor sign-in was turned off"
                              + (" by an administrator." if actor.pk != user.pk else "."))
 
@@ -233,12 +242,15 @@ def second_factor_remove(user: User, *, actor: User) -> None:
 def password_set(user: User, *, password: str, action: Action) -> User:
     """
     Store a new password (already validated by the form) after a change or a reset.
-    Every other session of the user ends, because their session hash no longer matches.
+    Every other session of the user ends, because their session hash no longer matches;
+    after a reset (someone may have had the account) their API tokens stop working too.
     """
     with transaction.atomic():
         user.set_password(password)
         user.save(update_fields=["password"])
         audit_record(action, actor=user, target=user)
+        if action == Action.PASSWORD_RESET:
+            api_tokens_revoke_all(user, actor=user, reason="password reset")
         security_notice_send(user, change="Your password was changed." if action == Action.PASSWORD_CHANGED
                              else "Your password was reset through the link e-mailed to you.")
     return user
@@ -300,7 +312,27 @@ def user_save(
             changes["password"] = "set" if is_new else "changed"
         if changes:
             audit_record(Action.USER_CREATED if is_new else Action.USER_CHANGED, actor=actor, target=user, changes=changes)
+        if stored is not None and _promoted(stored, user):
+            _devices_of_a_reporter_remove(user, actor=actor)
     return user
+
+
+def _promoted(before: User, after: User) -> bool:
+    return not (before.is_staff or before.is_superuser) and (after.is_staff or after.is_superuser)
+
+
+def _devices_of_a_reporter_remove(user: User, *, actor: User) -> None:
+    """
+    Staff set up their second factor only through an enrolment link, so that their
+    password alone never decides who owns it. An authenticator a reporter enrolled at
+    will (perhaps whoever knew their password then) does not carry over to a promotion.
+    """
+    if not user_has_device(user, confirmed=None):
+        return
+    audit_record(Action.OTP_REMOVED, actor=actor, target=user, changes={
+        "devices": _devices_delete(user), "reason": "promoted to staff: enrol again through an enrolment link"})
+    security_notice_send(user, change="Your account became a staff account. Set up two-factor sign-in again "
+                         "with the enrolment link an administrator sends you.")
 
 
 def user_password_replaced(user: User, *, actor: User) -> None:
@@ -310,6 +342,7 @@ def user_password_replaced(user: User, *, actor: User) -> None:
     """
     with transaction.atomic():
         audit_record(Action.USER_CHANGED, actor=actor, target=user, changes={"password": "changed"})
+        api_tokens_revoke_all(user, actor=actor, reason="password replaced by an administrator")
         security_notice_send(user, change="Your password was changed by an administrator.")
 
 
@@ -383,6 +416,19 @@ def api_token_create(
                               "expires_at": [None, token.expires_at]})
     security_notice_send(user, change=f"An API token named “{token.name}” was created.")
     return token, secret
+
+
+def api_tokens_revoke_all(user: User, *, actor: User, reason: str) -> None:
+    """
+    Stop every usable token of `user` working, inside the caller's transaction: when the
+    account's credentials are reset, whoever had taken it over may have made tokens.
+    """
+    tokens = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+    names = list(tokens.values_list("name", flat=True))
+    if names:
+        tokens.update(revoked_at=timezone.now())
+        audit_record(Action.API_TOKEN_REVOKED, actor=actor, target=user,
+                     changes={"tokens": [names, None], "reason": reason})
 
 
 def api_token_revoke(token: ApiToken, *, actor: User) -> ApiToken:

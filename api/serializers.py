@@ -13,6 +13,7 @@ from rest_framework import serializers
 from accounts.models import User
 from audit.models import AuditLog
 from incidents.models import Category, Comment, Incident, Severity
+from incidents.services import DESCRIPTION_MAX_LENGTH
 from incidents.workflow import Status
 
 
@@ -60,7 +61,7 @@ class IncidentSerializer(serializers.ModelSerializer):
 
 class IncidentCreateSerializer(StrictSerializer):
     title = serializers.CharField(max_length=200)
-    description = serializers.CharField(max_length=50_000)
+    description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH)
     category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.filter(is_active=True), required=False,
                                                   allow_null=True)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False, default=Severity.SEV3)
@@ -70,7 +71,7 @@ class IncidentUpdateSerializer(StrictSerializer):
     """The fields of the edit form; the assignee is for responders (the service refuses anyone else)."""
 
     title = serializers.CharField(max_length=200, required=False)
-    description = serializers.CharField(max_length=50_000, required=False)
+    description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH, required=False)
     category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.all(), required=False, allow_null=True)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
     assignee = serializers.PrimaryKeyRelatedField(

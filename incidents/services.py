@@ -37,6 +37,8 @@ from .workflow import TRANSITIONS
 
 EDITABLE_FIELDS = ("title", "description", "category", "severity", "assignee")
 TRIAGE_FIELDS = frozenset({"assignee"})
+# Descriptions are sanitised again each time they are shown: their length is bounded.
+DESCRIPTION_MAX_LENGTH = 50_000
 # A report identical to one the same person sent this recently is taken for a resubmission.
 DUPLICATE_REPORT_WINDOW = timedelta(minutes=10)
 
@@ -112,6 +114,7 @@ def incident_create(
         reporter=reporter,
         submission_token=submission_token,
     )
+    _check_description(incident.description)
     incident.full_clean(exclude=["submission_token"])
     uploads = attachments.inspect_all(files)
     with attachments.removed_on_failure() as stored, transaction.atomic():
@@ -156,7 +159,15 @@ def _checked_edit(incident: Incident, *, actor: User, values: dict[str, Any]) ->
     if values.get("severity", incident.severity) != incident.severity and not permissions.can_set_severity(actor, incident):
         raise PermissionDenied("Severity is the responders' to set once they have taken up the incident.")
     cleaners = {"title": clean_plain_text, "description": clean_rich_text}
-    return {name: cleaners[name](value) if name in cleaners else value for name, value in values.items()}
+    cleaned = {name: cleaners[name](value) if name in cleaners else value for name, value in values.items()}
+    _check_description(cleaned.get("description", ""))
+    return cleaned
+
+
+def _check_description(description: str) -> None:
+    if len(description) > DESCRIPTION_MAX_LENGTH:
+        raise ValidationError({"description": f"A description may have at most {DESCRIPTION_MAX_LENGTH:,} characters "
+                                              f"(this one has {len(description):,}); attach long logs as files."})
 
 
 def incident_update(
