@@ -185,7 +185,8 @@ def _new_backup_codes(user: User) -> list[str]:
 def totp_device_confirm(device: TOTPDevice, *, token: str) -> list[str]:
     """
     Confirm the pending authenticator with a code it generated, replace any earlier
-    device, and return a fresh set of backup codes (the only time they are shown).
+    device, end every session of the user (the caller keeps its own with
+    update_session_auth_hash), and return a fresh set of backup codes (shown once).
     """
     user = device.user
     with transaction.atomic():
@@ -196,6 +197,9 @@ def totp_device_confirm(device: TOTPDevice, *, token: str) -> list[str]:
             TOTPDevice.objects.devices_for_user(user).exclude(pk=device.pk).delete()
             device.confirmed = True
             device.save(update_fields=["confirmed"])
+            # Sessions signed in with the password alone end; the caller keeps its own (update_session_auth_hash).
+            user.sessions_generation += 1
+            user.save(update_fields=["sessions_generation"])
             codes = _new_backup_codes(user)
             audit_record(Action.OTP_ENROLLED, actor=user, target=user, changes={"device": device.name})
             security_notice_send(user, change="Two-factor sign-in was turned on with a new authenticator app.")

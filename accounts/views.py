@@ -212,6 +212,7 @@ class EnrolmentConfirmView(SecurityActionView):
             except ValidationError as error:
                 form.add_error("code", error)
             else:
+                update_session_auth_hash(request, device.user)
                 twostep.complete(request, user=self.user, device=device)
                 return self.show_codes(codes, "Two-factor sign-in is on. Save your backup codes now.")
         return self.page(status=400, confirm_form=form)
