@@ -13,7 +13,8 @@ from .services import DESCRIPTION_MAX_LENGTH
 from .workflow import Status
 
 MAX_SEARCH_LENGTH = 200
-ATTACHMENTS_HELP = "Screenshots, logs or documents: PNG, JPEG, GIF, WebP, PDF, text, CSV or ZIP. You can choose several."
+ATTACHMENTS_HELP = ("Screenshots, logs or documents: PNG, JPEG, GIF, WebP, PDF, text, CSV or ZIP. You can choose up to "
+                    "10. Animated images keep their first frame.")
 
 
 class MultipleFileInput(forms.ClearableFileInput):
