@@ -61,10 +61,11 @@ def main(argv: list[str]) -> int:
                 return refuse(f"frames {width} {height} {frames}")
             image.load()
             info = {key: value for key, value in image.info.items() if key in HARMLESS_IMAGE_INFO}
-            # The orientation tag goes with the rest of EXIF, so it is applied to the pixels first.
-            upright = ImageOps.exif_transpose(image)
-            upright.info = info
-            upright.save(sys.stdout.buffer, image_format, **save_options(image_format, info))
+            # The orientation tag goes with the rest of EXIF, so it is applied to the pixels first
+            # (in place: an upright image is not copied, a turned one is held twice only while it turns).
+            ImageOps.exif_transpose(image, in_place=True)
+            image.info = info
+            image.save(sys.stdout.buffer, image_format, **save_options(image_format, info))
     except Image.DecompressionBombError:  # more than twice the cap: Pillow refuses to open it at all
         return refuse("bomb")
     except (OSError, SyntaxError, ValueError, EOFError, UnidentifiedImageError):
