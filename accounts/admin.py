@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.admin import ReadOnlyAdmin, register_target_models
@@ -18,6 +19,24 @@ from .services import (
 from .types import request_user
 
 register_target_models(User)
+
+# django-otp's own admins let staff create a confirmed authenticator with a key of their
+# choosing, or plain-text backup codes, for anyone, with no audit row and no mail. A
+# second factor is set up by its owner (the security page, an enrolment link) and
+# removed through the audited reset action on users; here it can only be looked at.
+admin.site.unregister(TOTPDevice)
+admin.site.unregister(StaticDevice)
+
+
+@admin.register(TOTPDevice)
+class TOTPDeviceAdmin(ReadOnlyAdmin):
+    """Who has an authenticator app, and whether it is confirmed; never its key."""
+
+    list_display = ("user", "name", "confirmed", "last_used_at")
+    list_select_related = ("user",)
+    fields = ("user", "name", "confirmed", "created_at", "last_used_at")
+    readonly_fields = fields
+    search_fields = ("user__username",)
 
 
 @admin.register(BackupCodeDevice)

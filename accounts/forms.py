@@ -4,10 +4,11 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth.forms import PasswordChangeForm
 from django_otp.models import Device
 
 from .models import TokenScope, User, time_zone_names
-from .services import otp_verify
+from .services import otp_verify, password_confirm
 
 CODE_HELP = "The 6-digit code your authenticator app shows now, or one of your backup codes."
 
@@ -53,7 +54,7 @@ class ReauthenticateForm(SignInCodeForm):
     field_order = ["password", "code"]
 
     def clean_password(self) -> str:
-        if not self.user.check_password(self.cleaned_data["password"]):
+        if not password_confirm(self.user, password=self.cleaned_data["password"]):
             raise forms.ValidationError("That is not your current password.", code="wrong_password")
         return self.cleaned_data["password"]
 
@@ -94,3 +95,13 @@ class ApiTokenForm(forms.Form):
     scope = forms.ChoiceField(choices=TokenScope.choices, initial=TokenScope.READ,
                               help_text="A read-only token cannot change anything, whatever your own rights.")
     expires_in_days = forms.TypedChoiceField(label="Expires in", choices=EXPIRY_CHOICES, coerce=int, initial=30)
+
+
+class CurrentPasswordChangeForm(PasswordChangeForm):
+    """Django's password change, with the current password counted and throttled like any other (password_confirm)."""
+
+    def clean_old_password(self) -> str:
+        old_password = self.cleaned_data["old_password"]
+        if not password_confirm(self.user, password=old_password):
+            raise forms.ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")
+        return old_password

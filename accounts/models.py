@@ -12,7 +12,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 
 from common.text import clean_plain_text
@@ -70,6 +70,9 @@ class User(AbstractUser):  # type: ignore[django-manager-missing]
     is_service_account = models.BooleanField(default=False, editable=False)
     notify_major = models.BooleanField("e-mail me about every incident reported as, or raised to, SEV1 or SEV2 (responders)",
                                        default=True)
+    # Raised to end every session at once without a new password (turning on two-factor
+    # sign-in does): it is part of the hash each session was signed in with.
+    sessions_generation = models.PositiveIntegerField(default=0, editable=False)
 
     def clean(self) -> None:
         """Names are shown on every page an incident appears on: plain text only, as titles are."""
@@ -79,6 +82,19 @@ class User(AbstractUser):  # type: ignore[django-manager-missing]
 
     def __str__(self) -> str:
         return display_name(pk=self.pk, first_name=self.first_name, last_name=self.last_name, is_staff=self.is_staff)
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        """
+        Django's hash of the password, which every session keeps and every request
+        compares, mixed with sessions_generation once it is raised: a session signed in
+        before no longer matches. Generation 0 gives Django's own hash, so raising it
+        first is what ends sessions, not this code's arrival.
+        """
+        hashed: str = super()._get_session_auth_hash(secret=secret)  # type: ignore[misc]  # not in the stubs
+        if not self.sessions_generation:
+            return hashed
+        return salted_hmac("accounts.User.sessions_generation", f"{hashed}:{self.sessions_generation}",
+                           secret=secret, algorithm="sha256").hexdigest()
 
 
 class TokenScope(models.TextChoices):
@@ -160,6 +176,22 @@ class EnrolmentLink(models.Model):
 
     def __str__(self) -> str:
         return f"Enrolment link for {self.user} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class RateCount(models.Model):
+    """
+    How many times something limited happened in the current window (password-reset
+    requests from an address, major-incident mail from a reporter...), counted in the
+    database: a cache may evict a key, and a limit that an attacker can flush by filling
+    the cache is no limit. See accounts.limits.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    started_at = models.DateTimeField(db_index=True)
+    count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count} since {self.started_at:%Y-%m-%d %H:%M}"
 
 
 _CODE_SEPARATORS = re.compile(r"[\s-]+")

@@ -23,13 +23,15 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django_otp import user_has_device
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import Action
-from audit.services import audit_record
+from audit.services import FAILURE_WINDOW, audit_record, failure_record
 from common.text import clean_plain_text
 
+from .limits import count_of, counted
 from .models import (ApiToken, BackupCode, BackupCodeDevice, EnrolmentLink, User, backup_code_digest, new_backup_code,
                      normalised_code)
 
@@ -60,6 +62,27 @@ def _device_for_code(user: User, code: str) -> TOTPDevice | BackupCodeDevice | N
     return model.objects.devices_for_user(user, confirmed=True).select_for_update().first()
 
 
+TOO_MANY_WRONG_PASSWORDS = "Too many wrong passwords. Wait 15 minutes, then try again."
+
+
+def password_confirm(user: User, *, password: str) -> bool:
+    """
+    Whether `password` is `user`'s current one, asked by a signed-in user's forms (new
+    backup codes, turning off two-factor sign-in, changing the password). Wrong answers
+    are counted like wrong passwords at sign-in (one audit row per window); after
+    AXES_FAILURE_LIMIT of them in FAILURE_WINDOW, a stolen session cannot guess further
+    and ValidationError says to wait.
+    """
+    key = f"password-confirm-failures:{user.pk}"
+    if count_of(key, window=FAILURE_WINDOW) >= settings.AXES_FAILURE_LIMIT:
+        raise ValidationError(TOO_MANY_WRONG_PASSWORDS, code="throttled")
+    if user.check_password(password):
+        return True
+    counted(key, window=FAILURE_WINDOW)
+    failure_record(Action.SIGN_IN_FAILED, account=user, changes={"step": "current password asked again"})
+    return False
+
+
 def otp_verify(user: User, *, token: str) -> Device:
     """
     Check a code against the user's confirmed devices and return the device that
@@ -74,8 +97,8 @@ def otp_verify(user: User, *, token: str) -> Device:
         if device is not None and allowed and device.verify_token(code):
             return device
         reason = "throttled" if not allowed else "wrong code"
-        audit_record(Action.OTP_FAILED, actor=user, target=user,
-                     changes={"reason": reason, "device": device.name if device else "none"})
+        failure_record(Action.OTP_FAILED, account=user,
+                       changes={"reason": reason, "device": device.name if device else "none"})
     if not allowed and details and "locked_until" in details:
         wait = max(1, math.ceil((details["locked_until"] - timezone.now()).total_seconds()))
         raise ValidationError(f"Too many wrong codes in a row. Wait {wait} seconds, then try again.", code="throttled")
@@ -124,8 +147,9 @@ def enrolment_link_issue(user: User, *, actor: User | None, mail: bool = True) -
 
 def enrolment_link_redeem(user: User, *, token: str) -> TOTPDevice:
     """
-    Use up `user`'s enrolment link and start a new authenticator for them. A link that
-    has expired, was used, or is someone else's raises ValidationError and changes nothing.
+    Use up `user`'s enrolment link and start a new authenticator for them, and mail the
+    account's owner that it was used. A link that has expired, was used, or is someone
+    else's raises ValidationError and changes nothing.
     """
     with transaction.atomic():
         link = EnrolmentLink.objects.select_for_update().usable().filter(user=user, token_hash=_token_hash(token)).first()
@@ -134,6 +158,8 @@ def enrolment_link_redeem(user: User, *, token: str) -> TOTPDevice:
         link.used_at = timezone.now()
         link.save(update_fields=["used_at"])
         audit_record(Action.OTP_ENROLMENT_LINK_USED, actor=user, target=user)
+        # Whoever used the link, the owner hears of it: if it was not them, the link was read on its way.
+        security_notice_send(user, change="Your two-factor enrolment link was used to set up an authenticator app.")
         return totp_device_start(user)
 
 
@@ -159,17 +185,21 @@ def _new_backup_codes(user: User) -> list[str]:
 def totp_device_confirm(device: TOTPDevice, *, token: str) -> list[str]:
     """
     Confirm the pending authenticator with a code it generated, replace any earlier
-    device, and return a fresh set of backup codes (the only time they are shown).
+    device, end every session of the user (the caller keeps its own with
+    update_session_auth_hash), and return a fresh set of backup codes (shown once).
     """
     user = device.user
     with transaction.atomic():
         if not device.verify_token(normalised_code(token)):
-            audit_record(Action.OTP_FAILED, actor=user, target=user, changes={"reason": "wrong enrolment code"})
+            failure_record(Action.OTP_FAILED, account=user, changes={"reason": "wrong enrolment code"})
             failed = True
         else:
             TOTPDevice.objects.devices_for_user(user).exclude(pk=device.pk).delete()
             device.confirmed = True
             device.save(update_fields=["confirmed"])
+            # Sessions signed in with the password alone end; the caller keeps its own (update_session_auth_hash).
+            user.sessions_generation += 1
+            user.save(update_fields=["sessions_generation"])
             codes = _new_backup_codes(user)
             audit_record(Action.OTP_ENROLLED, actor=user, target=user, changes={"device": device.name})
             security_notice_send(user, change="Two-factor sign-in was turned on with a new authenticator app.")
@@ -189,6 +219,14 @@ def backup_codes_regenerate(user: User) -> list[str]:
     return codes
 
 
+def _devices_delete(user: User) -> list[str]:
+    """Delete every device of `user` (authenticator and backup codes); the names of the authenticators removed."""
+    removed = [device.name for device in TOTPDevice.objects.devices_for_user(user)]
+    TOTPDevice.objects.devices_for_user(user).delete()
+    BackupCodeDevice.objects.devices_for_user(user).delete()
+    return removed
+
+
 def second_factor_remove(user: User, *, actor: User) -> None:
     """
     Remove every device of the user: by the user themself (after re-authenticating)
@@ -196,11 +234,11 @@ def second_factor_remove(user: User, *, actor: User) -> None:
     before they can do anything else.
     """
     with transaction.atomic():
-        removed = [device.name for device in TOTPDevice.objects.devices_for_user(user)]
-        TOTPDevice.objects.devices_for_user(user).delete()
-        BackupCodeDevice.objects.devices_for_user(user).delete()
+        removed = _devices_delete(user)
         audit_record(Action.OTP_REMOVED, actor=actor, target=user,
                      changes={"devices": removed, "by_administrator": actor.pk != user.pk})
+        if actor.pk != user.pk:
+            api_tokens_revoke_all(user, actor=actor, reason="two-factor sign-in reset by an administrator")
         security_notice_send(user, change="Two-factor sign-in was turned off"
                              + (" by an administrator." if actor.pk != user.pk else "."))
 
@@ -208,12 +246,15 @@ def second_factor_remove(user: User, *, actor: User) -> None:
 def password_set(user: User, *, password: str, action: Action) -> User:
     """
     Store a new password (already validated by the form) after a change or a reset.
-    Every other session of the user ends, because their session hash no longer matches.
+    Every other session of the user ends, because their session hash no longer matches;
+    after a reset (someone may have had the account) their API tokens stop working too.
     """
     with transaction.atomic():
         user.set_password(password)
         user.save(update_fields=["password"])
         audit_record(action, actor=user, target=user)
+        if action == Action.PASSWORD_RESET:
+            api_tokens_revoke_all(user, actor=user, reason="password reset")
         security_notice_send(user, change="Your password was changed." if action == Action.PASSWORD_CHANGED
                              else "Your password was reset through the link e-mailed to you.")
     return user
@@ -275,7 +316,27 @@ def user_save(
             changes["password"] = "set" if is_new else "changed"
         if changes:
             audit_record(Action.USER_CREATED if is_new else Action.USER_CHANGED, actor=actor, target=user, changes=changes)
+        if stored is not None and _promoted(stored, user):
+            _devices_of_a_reporter_remove(user, actor=actor)
     return user
+
+
+def _promoted(before: User, after: User) -> bool:
+    return not (before.is_staff or before.is_superuser) and (after.is_staff or after.is_superuser)
+
+
+def _devices_of_a_reporter_remove(user: User, *, actor: User) -> None:
+    """
+    Staff set up their second factor only through an enrolment link, so that their
+    password alone never decides who owns it. An authenticator a reporter enrolled at
+    will (perhaps whoever knew their password then) does not carry over to a promotion.
+    """
+    if not user_has_device(user, confirmed=None):
+        return
+    audit_record(Action.OTP_REMOVED, actor=actor, target=user, changes={
+        "devices": _devices_delete(user), "reason": "promoted to staff: enrol again through an enrolment link"})
+    security_notice_send(user, change="Your account became a staff account. Set up two-factor sign-in again "
+                         "with the enrolment link an administrator sends you.")
 
 
 def user_password_replaced(user: User, *, actor: User) -> None:
@@ -285,6 +346,7 @@ def user_password_replaced(user: User, *, actor: User) -> None:
     """
     with transaction.atomic():
         audit_record(Action.USER_CHANGED, actor=actor, target=user, changes={"password": "changed"})
+        api_tokens_revoke_all(user, actor=actor, reason="password replaced by an administrator")
         security_notice_send(user, change="Your password was changed by an administrator.")
 
 
@@ -358,6 +420,19 @@ def api_token_create(
                               "expires_at": [None, token.expires_at]})
     security_notice_send(user, change=f"An API token named “{token.name}” was created.")
     return token, secret
+
+
+def api_tokens_revoke_all(user: User, *, actor: User, reason: str) -> None:
+    """
+    Stop every usable token of `user` working, inside the caller's transaction: when the
+    account's credentials are reset, whoever had taken it over may have made tokens.
+    """
+    tokens = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+    names = list(tokens.values_list("name", flat=True))
+    if names:
+        tokens.update(revoked_at=timezone.now())
+        audit_record(Action.API_TOKEN_REVOKED, actor=actor, target=user,
+                     changes={"tokens": [names, None], "reason": reason})
 
 
 def api_token_revoke(token: ApiToken, *, actor: User) -> ApiToken:

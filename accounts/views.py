@@ -15,9 +15,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm, PasswordResetForm, SetPasswordForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
@@ -36,8 +35,11 @@ from audit.middleware import client_ip
 from audit.models import Action
 
 from . import twostep
-from .delays import sign_in_wait_seconds
-from .forms import ApiTokenForm, EnrolmentConfirmForm, PreferencesForm, ReauthenticateForm, SignInCodeForm
+from .delays import address_locked, is_known_device, sign_in_succeeded, sign_in_wait_seconds
+from .limits import counted
+from .forms import (
+    ApiTokenForm, CurrentPasswordChangeForm, EnrolmentConfirmForm, PreferencesForm, ReauthenticateForm, SignInCodeForm,
+)
 from .models import ApiToken, BackupCode, User
 from .services import (
     api_token_create,
@@ -59,6 +61,9 @@ logger = logging.getLogger(__name__)
 SECRET_FIELDS = ("password", "code", "old_password", "new_password1", "new_password2")
 
 
+TOO_MANY_FROM_ADDRESS = "Too many failed sign-ins came from your network. Try again in 15 minutes."
+
+
 class SignInView(auth_views.LoginView):
     """
     Step one: the password. A user with a confirmed device is not signed in yet; the
@@ -71,8 +76,11 @@ class SignInView(auth_views.LoginView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         """An account that must still wait is refused before its password is checked (so nothing is counted)."""
         username = request.POST.get("username", "")
-        wait = sign_in_wait_seconds(username)
-        # A locked-out pair or address gets axes' own answer, which says how long the lockout lasts.
+        if address_locked(client_ip(request)):
+            form = self.get_form_class()(request, initial={"username": username})
+            return self.render_to_response(self.get_context_data(form=form, refusal=TOO_MANY_FROM_ADDRESS), status=429)
+        wait = 0 if is_known_device(request, username) else sign_in_wait_seconds(username)
+        # A locked-out pair gets axes' own answer, which says how long the lockout lasts.
         if wait and not AxesProxyHandler.is_locked(request, {"username": username}):
             form = self.get_form_class()(request, initial={"username": username})
             refusal = f"Too many wrong passwords for this account. Wait {wait} seconds, then try again."
@@ -83,9 +91,12 @@ class SignInView(auth_views.LoginView):
         user = form.get_user()
         if user_has_device(user, confirmed=True):
             twostep.begin(self.request, user=user, redirect_to=self.get_success_url())
-            return redirect("accounts:login_code")
-        login(self.request, user)
-        return redirect(self.get_success_url())
+            response = redirect("accounts:login_code")
+        else:
+            login(self.request, user)
+            response = redirect(self.get_success_url())
+        sign_in_succeeded(response, user)
+        return response
 
 
 @method_decorator([sensitive_post_parameters(*SECRET_FIELDS), never_cache], name="dispatch")
@@ -148,7 +159,7 @@ class SecurityView(LoginRequiredMixin, TemplateView):
             required=user.is_staff or user.is_superuser,
             may_enrol=twostep.may_enrol_at_will(user),
             reauth_form=kwargs.get("reauth_form") or ReauthenticateForm(user=user),
-            password_form=kwargs.get("password_form") or PasswordChangeForm(user),
+            password_form=kwargs.get("password_form") or CurrentPasswordChangeForm(user),
             api_tokens=user.api_tokens.all(),
             api_token_form=kwargs.get("api_token_form") or ApiTokenForm(),
             can_create_api_token=not (user.is_staff or user.is_superuser) or twostep.is_verified(user),
@@ -201,6 +212,7 @@ class EnrolmentConfirmView(SecurityActionView):
             except ValidationError as error:
                 form.add_error("code", error)
             else:
+                update_session_auth_hash(request, device.user)
                 twostep.complete(request, user=self.user, device=device)
                 return self.show_codes(codes, "Two-factor sign-in is on. Save your backup codes now.")
         return self.page(status=400, confirm_form=form)
@@ -220,7 +232,7 @@ class EnrolmentLinkRequestView(SecurityActionView):
             return redirect("accounts:security")
         if not user.email:
             messages.error(request, "Your account has no e-mail address. Ask an administrator for an enrolment link.")
-        elif _counted(f"enrolment-link:{user.pk}") > ENROLMENT_LINKS_PER_HOUR:
+        elif counted(f"enrolment-link:{user.pk}", window=HOUR) > ENROLMENT_LINKS_PER_HOUR:
             messages.error(request, "Enrolment links were sent several times this hour. Use the newest one, "
                                     "or ask an administrator.")
         else:
@@ -299,7 +311,7 @@ class ApiTokenRevokeView(SecurityActionView):
 
 class PasswordChangeView(SecurityActionView):
     def post(self, request: HttpRequest) -> HttpResponse:
-        form = PasswordChangeForm(self.user, request.POST)
+        form = CurrentPasswordChangeForm(self.user, request.POST)
         if not form.is_valid():
             return self.page(status=400, password_form=form)
         user = password_set(self.user, password=form.cleaned_data["new_password1"], action=Action.PASSWORD_CHANGED)
@@ -309,18 +321,8 @@ class PasswordChangeView(SecurityActionView):
         return redirect("accounts:security")
 
 
-RESET_WINDOW_SECONDS = 3600
+HOUR = datetime.timedelta(hours=1)
 TOO_MANY_RESETS = "Too many password reset requests came from your network. Try again in an hour."
-
-
-def _counted(key: str) -> int:
-    """How many times `key` was counted in the current window (an hour from its first count), this one included."""
-    cache.add(key, 0, RESET_WINDOW_SECONDS)
-    try:
-        return cache.incr(key)
-    except ValueError:  # the window ended between the two calls
-        cache.set(key, 1, RESET_WINDOW_SECONDS)
-        return 1
 
 
 class RedirectThenRun(HttpResponseRedirect):
@@ -357,7 +359,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("accounts:password_reset_done")
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if _counted(f"password-reset:client:{client_ip(request)}") > settings.PASSWORD_RESET_REQUESTS_PER_HOUR:
+        if counted(f"password-reset:client:{client_ip(request)}", window=HOUR) > settings.PASSWORD_RESET_REQUESTS_PER_HOUR:
             logger.warning("Password reset refused: too many requests from this client")
             form = self.get_form()
             form.add_error(None, TOO_MANY_RESETS)
@@ -370,7 +372,7 @@ class PasswordResetView(auth_views.PasswordResetView):
         for addresses with an account, so a page that waited for it would tell who has one.
         """
         address = hashlib.sha256(form.cleaned_data["email"].strip().lower().encode()).hexdigest()
-        if _counted(f"password-reset:address:{address}") > settings.PASSWORD_RESET_MAILS_PER_ADDRESS_PER_HOUR:
+        if counted(f"password-reset:address:{address}", window=HOUR) > settings.PASSWORD_RESET_MAILS_PER_ADDRESS_PER_HOUR:
             logger.warning("Password reset mail not sent: too many for this address this hour")
             return HttpResponseRedirect(self.get_success_url())
         options = {

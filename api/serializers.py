@@ -13,6 +13,7 @@ from rest_framework import serializers
 from accounts.models import User
 from audit.models import AuditLog
 from incidents.models import Category, Comment, Incident, Severity
+from incidents.services import DESCRIPTION_MAX_LENGTH
 from incidents.workflow import Status
 
 
@@ -28,8 +29,9 @@ class StrictSerializer(serializers.Serializer):
 
 
 class PersonSerializer(serializers.Serializer):
+    """A person as others see them: by display name, never by login name (half of a password guess)."""
+
     id = serializers.IntegerField(read_only=True)
-    username = serializers.CharField(read_only=True)
     name = serializers.CharField(source="__str__", read_only=True)
 
 
@@ -59,7 +61,7 @@ class IncidentSerializer(serializers.ModelSerializer):
 
 class IncidentCreateSerializer(StrictSerializer):
     title = serializers.CharField(max_length=200)
-    description = serializers.CharField(max_length=50_000)
+    description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH)
     category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.filter(is_active=True), required=False,
                                                   allow_null=True)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False, default=Severity.SEV3)
@@ -69,7 +71,7 @@ class IncidentUpdateSerializer(StrictSerializer):
     """The fields of the edit form; the assignee is for responders (the service refuses anyone else)."""
 
     title = serializers.CharField(max_length=200, required=False)
-    description = serializers.CharField(max_length=50_000, required=False)
+    description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH, required=False)
     category = serializers.PrimaryKeyRelatedField(queryset=Category.objects.all(), required=False, allow_null=True)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
     assignee = serializers.PrimaryKeyRelatedField(
@@ -97,14 +99,17 @@ class CommentCreateSerializer(StrictSerializer):
 
 
 class TimelineEntrySerializer(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor_username", read_only=True,
-                                  help_text="Who acted; empty for the system.")
+    actor = serializers.SerializerMethodField(help_text="Who acted, by display name; empty for the system.")
     action_label = serializers.CharField(source="get_action_display", read_only=True)
 
     class Meta:
         model = AuditLog
         fields = ["created_at", "actor", "action", "action_label", "changes", "via"]
         read_only_fields = fields
+
+    def get_actor(self, entry: AuditLog) -> str:
+        # Joined from the user row: the audit row's actor_username is a login name.
+        return str(entry.actor) if entry.actor is not None else ""
 
 
 class MeSerializer(serializers.ModelSerializer):
@@ -114,7 +119,7 @@ class MeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["id", "username", "name", "email", "role", "time_zone", "token"]
+        fields = ["id", "name", "email", "role", "time_zone", "token"]
         read_only_fields = fields
 
     def get_role(self, user: User) -> str:

@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.models import ApiToken
+from audit.middleware import client_ip
 
 
 class PerTokenThrottle(SimpleRateThrottle):
@@ -20,6 +21,14 @@ class PerTokenThrottle(SimpleRateThrottle):
 
     def get_rate(self) -> str:
         return f"{settings.API_RATE_PER_MINUTE}/min"
+
+    def get_ident(self, request: Request) -> str:
+        """
+        The client address the lockout and the audit log use (TRUSTED_PROXIES decides
+        whose X-Forwarded-For is believed); DRF's own reads the raw header from anyone,
+        so a client sending a new value on every request was never throttled.
+        """
+        return client_ip(request) or "unknown"
 
     def get_cache_key(self, request: Request, view: Any) -> str:
         if isinstance(request.auth, ApiToken):

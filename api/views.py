@@ -12,19 +12,27 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, Throttled, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
-from accounts.models import ApiToken, User
+from accounts.models import ApiToken, User, name_fields
 from audit.models import AuditLog
 from incidents import permissions
 from incidents.forms import IncidentFilterForm, list_order
 from incidents.models import Category, Comment, Incident
 from incidents.pagination import InvalidCursor, keyset_page
-from incidents.services import StaleIncidentError, comment_add, incident_create, incident_transition, incident_update
+from incidents.services import (
+    ReportLimitReached,
+    StaleIncidentError,
+    comment_add,
+    incident_create,
+    incident_report_count,
+    incident_transition,
+    incident_update,
+)
 from incidents.workflow import transitions_from
 
 from .problems import Conflict, PreconditionFailed, PreconditionRequired, problem_responses
@@ -61,6 +69,12 @@ def expected_version(request: Request) -> int:
     return int(match.group(1))
 
 
+# Comments and timeline entries per response; a `Link` header leads to the rest.
+SUBLIST_PAGE = 200
+AFTER = OpenApiParameter("after", int, description="Continue after this comment id or timeline sequence: follow "
+                                                   "the `Link: <...>; rel=\"next\"` header, sent while more follow.")
+
+
 class ApiView(APIView):
     @property
     def user(self) -> User:
@@ -76,6 +90,25 @@ class ApiView(APIView):
         """The incident as it is now, with its version as the ETag."""
         incident = self.visible_incident(pk)
         return Response(IncidentSerializer(incident).data, status=status, headers={"ETag": etag(incident), **headers})
+
+    def bounded(self, rows: QuerySet[Any], *, key: str) -> tuple[list[Any], dict[str, str]]:
+        """
+        At most SUBLIST_PAGE of `rows` (oldest first) after the `after` parameter's `key`,
+        and a `Link: <...>; rel="next"` header when more follow, so a long list is never
+        cut silently: the client follows the link for the rest.
+        """
+        after = self.request.query_params.get("after", "")
+        if after and not after.isdigit():
+            raise ValidationError({"after": ["A whole number: the last id (comments) or sequence (timeline) you have."]})
+        if after:
+            rows = rows.filter(**{f"{key}__gt": int(after)})
+        page = list(rows.order_by(key)[:SUBLIST_PAGE + 1])
+        if len(page) <= SUBLIST_PAGE:
+            return page, {}
+        page = page[:SUBLIST_PAGE]
+        query = self.request.query_params.copy()
+        query["after"] = str(getattr(page[-1], key))
+        return page, {"Link": f'<{self.request.build_absolute_uri(self.request.path)}?{query.urlencode()}>; rel="next"'}
 
     def validated(self, serializer_class: type[Serializer]) -> dict[str, Any]:
         serializer = serializer_class(data=self.request.data)
@@ -137,7 +170,12 @@ class IncidentListView(ApiView):
     @extend_schema(summary="Report an incident", request=IncidentCreateSerializer,
                    responses={201: IncidentSerializer, **problem_responses(400, 401, 403, 429)})
     def post(self, request: Request) -> Response:
-        incident, _ = incident_create(reporter=self.user, **self.validated(IncidentCreateSerializer))
+        values = self.validated(IncidentCreateSerializer)
+        try:
+            incident_report_count(self.user)
+        except ReportLimitReached as refusal:
+            raise Throttled(wait=refusal.retry_after, detail=str(refusal)) from None
+        incident, _ = incident_create(reporter=self.user, **values)
         return self.incident_answer(incident.pk, status=status.HTTP_201_CREATED,
                                     Location=request.build_absolute_uri(f"{request.path}{incident.pk}/"))
 
@@ -206,10 +244,13 @@ class CommentListView(ApiView):
     def comments(self, incident: Incident) -> QuerySet[Comment]:
         return Comment.objects.visible_to(self.user).filter(incident=incident).select_related("author")
 
-    @extend_schema(summary="An incident's comments", description="Internal notes are listed to responders only.",
-                   responses={200: CommentSerializer(many=True), **problem_responses(401, 403, 404, 429)})
+    @extend_schema(summary="An incident's comments",
+                   description=f"Internal notes are listed to responders only. At most {SUBLIST_PAGE}, oldest first.",
+                   parameters=[AFTER],
+                   responses={200: CommentSerializer(many=True), **problem_responses(400, 401, 403, 404, 429)})
     def get(self, request: Request, pk: int) -> Response:
-        return Response(CommentSerializer(self.comments(self.visible_incident(pk)), many=True).data)
+        comments, headers = self.bounded(self.comments(self.visible_incident(pk)), key="pk")
+        return Response(CommentSerializer(comments, many=True).data, headers=headers)
 
     @extend_schema(summary="Comment on an incident", request=CommentCreateSerializer,
                    responses={201: CommentSerializer, **problem_responses(400, 401, 403, 404, 429)})
@@ -220,12 +261,17 @@ class CommentListView(ApiView):
 
 
 class TimelineView(ApiView):
-    @extend_schema(summary="An incident's history", description="From the audit log, filtered as on the page.",
-                   responses={200: TimelineEntrySerializer(many=True), **problem_responses(401, 403, 404, 429)})
+    @extend_schema(summary="An incident's history",
+                   description=f"From the audit log, filtered as on the page. At most {SUBLIST_PAGE}, oldest first.",
+                   parameters=[AFTER],
+                   responses={200: TimelineEntrySerializer(many=True), **problem_responses(400, 401, 403, 404, 429)})
     def get(self, request: Request, pk: int) -> Response:
         incident = self.visible_incident(pk)
-        entries = AuditLog.objects.for_target(incident._meta.label_lower, incident.pk).visible_to(self.user)
-        return Response(TimelineEntrySerializer(entries, many=True).data)
+        entries = AuditLog.objects.for_target(incident._meta.label_lower, incident.pk).visible_to(self.user) \
+            .select_related("actor").only("sequence", "created_at", "actor_id", "action", "changes", "via",
+                                          *name_fields("actor"))
+        page, headers = self.bounded(entries, key="sequence")
+        return Response(TimelineEntrySerializer(page, many=True).data, headers=headers)
 
 
 class CategoryListView(ApiView):

@@ -27,6 +27,7 @@ from .archive import write_archive
 from .context import current_origin
 from .middleware import MAX_USER_AGENT_LENGTH
 from .models import GENESIS_HASH, Action, AuditLog, SignInFailureWindow
+from .verification import Checkpoint
 
 # Any constant works: it names the one PostgreSQL advisory lock that serialises appends.
 CHAIN_LOCK_KEY = 7_341_902_233
@@ -170,12 +171,15 @@ def unknown_username_label(typed: str) -> str:
     return f"unknown account {salted_hmac('audit.unknown-username', _clean_text(typed)).hexdigest()[:16]}"
 
 
-def sign_in_failure_record(action: Action, *, account: models.Model | None, typed_username: str) -> None:
+def failure_record(action: Action, *, account: models.Model | None, typed_username: str = "",
+                   changes: dict[str, Any] | None = None) -> None:
     """
-    For the sign-in signal receivers: count a failed sign-in (or an attempt refused while
-    locked out) against the account it named, else against the client address, in the
-    current FAILURE_WINDOW. The window's first failure appends one audit row; later ones
-    only add to the window's count, which the admin shows.
+    Count a failure (a wrong password at sign-in or when confirming one's identity, an
+    attempt refused while locked out, a wrong or throttled one-time code) against the
+    account it named, else against the client address, in the current FAILURE_WINDOW.
+    The window's first failure appends one audit row, with `changes`; later ones only add
+    to the window's count, which the admin shows. A flood of failures therefore never
+    queues behind the audit chain's lock that every incident write takes.
     """
     origin = current_origin.get()
     now = timezone.now()
@@ -194,6 +198,7 @@ def sign_in_failure_record(action: Action, *, account: models.Model | None, type
             return
         label = None if account is not None else unknown_username_label(typed_username)
         audit_record(action, actor=None, target=account, target_label=label, changes={
+            **(changes or {}),
             "window": [window_start, window_start + FAILURE_WINDOW],
             "counted_in": "sign-in failure windows",
         })
@@ -219,18 +224,21 @@ def append_only_suspended() -> Iterator[None]:
             cursor.execute(f"ALTER TABLE audit_auditlog ENABLE TRIGGER {APPEND_ONLY_TRIGGER}")
 
 
-def audit_prune(*, before: datetime.datetime, archive: TextIOBase) -> AuditLog | None:
+def audit_prune(*, before: datetime.datetime, archive: TextIOBase, checkpoint: Checkpoint) -> AuditLog | None:
     """
     For operators (`manage.py prune_audit`): move the oldest rows, up to the last one
-    created before `before`, into `archive` as JSON lines and delete them. The chain
+    created before `before` and never past `checkpoint` (the latest published one, which
+    the caller has verified), into `archive` as JSON lines and delete them. The chain
     stays verifiable: an AUDIT_PRUNED row records the sequence and hash the remaining
-    rows follow from ("through"), which verify_audit accepts as the chain's start.
+    rows follow from ("through") and the checkpoint it was bound to; verify_audit accepts
+    it as the chain's start, and refuses a start past the checkpoint it is given.
     Returns that row, or None when no row is old enough (then nothing changes).
     """
     with transaction.atomic():
         _lock_chain_head()
         through = (
-            AuditLog.objects.filter(created_at__lt=before).order_by("-sequence").values_list("sequence", "entry_hash").first()
+            AuditLog.objects.filter(created_at__lt=before, sequence__lte=checkpoint.sequence)
+            .order_by("-sequence").values_list("sequence", "entry_hash").first()
         )
         if through is None:
             return None
@@ -239,7 +247,8 @@ def audit_prune(*, before: datetime.datetime, archive: TextIOBase) -> AuditLog |
         marker = audit_record(
             Action.AUDIT_PRUNED, actor=None,
             target_label=f"Rows #{summary.first_sequence} to #{summary.last_sequence} archived",
-            changes={"through": f"{through[0]}:{through[1]}", "rows": summary.rows, "before": before},
+            changes={"through": f"{through[0]}:{through[1]}", "rows": summary.rows, "before": before,
+                     "checkpoint": str(checkpoint)},
         )
         with append_only_suspended():
             pruned.delete()

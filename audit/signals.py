@@ -15,7 +15,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from .models import Action
-from .services import audit_record, sign_in_failure_record
+from .services import audit_record, failure_record
 
 
 def _account_named(username: str) -> AbstractBaseUser | None:
@@ -41,7 +41,7 @@ def record_sign_in(sender: type, request: HttpRequest | None, user: AbstractBase
 def record_sign_in_failure(sender: str, credentials: dict[str, Any], request: HttpRequest | None = None,
                            **kwargs: Any) -> None:
     username = _attempted_username(credentials)
-    sign_in_failure_record(Action.SIGN_IN_FAILED, account=_account_named(username), typed_username=username)
+    failure_record(Action.SIGN_IN_FAILED, account=_account_named(username), typed_username=username)
 
 
 @receiver(user_logged_out, dispatch_uid="audit.signed_out")
@@ -56,4 +56,4 @@ def record_lockout(sender: str, request: HttpRequest | None, username: str | Non
                    **kwargs: Any) -> None:
     """Axes sends this when it locks an account or address out, and again for each attempt refused while locked."""
     name = username or ""
-    sign_in_failure_record(Action.LOCKED_OUT, account=_account_named(name), typed_username=name)
+    failure_record(Action.LOCKED_OUT, account=_account_named(name), typed_username=name)

@@ -3,7 +3,8 @@ Proof that the audit chain is whole. Walking the rows in sequence order, each ro
 must carry the next sequence number, hash to its stored hash, and name the previous
 row's hash as its predecessor; the first row that does not is reported. A checkpoint
 (the head printed by an earlier run, kept somewhere else) also proves that nothing
-was cut from the end and that the history up to it was not rewritten wholesale.
+was cut from the end, that the history up to it was not rewritten wholesale, and that
+no prune went past it (prune_audit stops at the checkpoint it is given).
 """
 from __future__ import annotations
 
@@ -78,6 +79,8 @@ def verify_chain(
     pruned row; None for an unpruned chain), and return how many there were and the
     head. Raises ChainBroken at the first row that is wrong.
     """
+    if checkpoint is not None and start is not None:
+        _check_start(start, checkpoint)
     previous = start
     count = 0
     for row in rows:
@@ -97,6 +100,28 @@ def verify_chain(
             f"The chain ends at {last} but the checkpoint names row #{checkpoint.sequence}: rows were cut from the end.",
         )
     return ChainReport(rows=count, head=head)
+
+
+def _check_start(start: Checkpoint, checkpoint: Checkpoint) -> None:
+    """
+    A prune may not pass the latest published checkpoint (prune_audit stops at it), so
+    the row a checkpoint names is either still stored or is exactly where the chain now
+    starts. Otherwise someone who could delete rows went past it and wrote a prune
+    marker to vouch for the cut.
+    """
+    if start.sequence > checkpoint.sequence:
+        raise ChainBroken(
+            checkpoint.sequence,
+            f"Row #{checkpoint.sequence}, named by the checkpoint, was pruned: the chain now starts after "
+            f"#{start.sequence}, but a prune stops at the latest published checkpoint. History past it was "
+            "deleted; compare with the archives, or verify against the checkpoint that prune was given.",
+        )
+    if start.sequence == checkpoint.sequence and start.entry_hash != checkpoint.entry_hash:
+        raise ChainBroken(
+            checkpoint.sequence,
+            f"The chain starts after row #{start.sequence}, whose hash differs from the checkpoint: "
+            "the history up to it was rewritten.",
+        )
 
 
 def pruned_start(first: AuditLog | None) -> Checkpoint | None:

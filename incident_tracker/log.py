@@ -40,13 +40,15 @@ LINE_FORMAT = (
 )
 
 
-# Password-reset links carry a one-time token in the path (Django's `<timestamp>-<hash>`):
-# whoever reads the log must not be able to use one.
+# Password-reset links carry a one-time token in the path (Django's `<timestamp>-<hash>`),
+# and so do two-factor enrolment links (`/accounts/security/enrol/<secret>/`): whoever
+# reads the log must not be able to use one.
 RESET_TOKEN = re.compile(r"(?<=/)[0-9a-z]{1,13}-[0-9a-f]{32}(?=/)")
+ENROLMENT_TOKEN = re.compile(r"(?<=/security/enrol/)(?!(?:confirm|link)/)[^/?#]+")
 
 
 def redact_path(path: str) -> str:
-    return RESET_TOKEN.sub("[token]", path)
+    return ENROLMENT_TOKEN.sub("[token]", RESET_TOKEN.sub("[token]", path))
 
 
 class UtcFormatter(logging.Formatter):

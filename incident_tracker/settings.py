@@ -152,7 +152,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "accounts.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -165,14 +165,19 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
-# Lock a username-and-address pair, or an address, out after repeated wrong passwords:
-# never a username alone, or anyone could lock a responder out everywhere with five
-# guesses. One account guessed from many addresses is slowed by progressive delays
-# instead (accounts/delays.py), up to SIGN_IN_MAX_DELAY_SECONDS between attempts.
+# Lock a username-and-address pair out after repeated wrong passwords: never a username
+# alone, or anyone could lock a responder out everywhere with five guesses. One account
+# guessed from many addresses is slowed by progressive delays instead, up to
+# SIGN_IN_MAX_DELAY_SECONDS between attempts, except for clients it signed in from
+# before (a known-device cookie, kept SIGN_IN_DEVICE_COOKIE_DAYS); an address alone is
+# refused only after SIGN_IN_ADDRESS_FAILURE_LIMIT wrong passwords for any accounts, so
+# that a few typos behind a shared office address lock nobody else out (accounts/delays.py).
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 SIGN_IN_MAX_DELAY_SECONDS = env.int("SIGN_IN_MAX_DELAY_SECONDS", default=60)
+SIGN_IN_ADDRESS_FAILURE_LIMIT = env.int("SIGN_IN_ADDRESS_FAILURE_LIMIT", default=50)
+SIGN_IN_DEVICE_COOKIE_DAYS = 90
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/lockout.html"
 # The same client address the audit log records (behind a proxy, the one it saw).
@@ -193,10 +198,14 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Staff set up a second factor only through a one-time link (e-mailed, or issued by an
 # administrator), valid this many hours.
-ENROLMENT_LINK_HOURS = env.int("ENROLMENT_LINK_HOURS", default=24)
+ENROLMENT_LINK_HOURS = env.int("ENROLMENT_LINK_HOURS", default=4)
 
 # Password reset: requests per client address, and mails per e-mail address, per hour.
 PASSWORD_RESET_REQUESTS_PER_HOUR = env.int("PASSWORD_RESET_REQUESTS_PER_HOUR", default=10)
+# Incidents one person may report an hour through the form or the API (then 429).
+INCIDENT_REPORTS_PER_HOUR = env.int("INCIDENT_REPORTS_PER_HOUR", default=30)
+# CSV exports one person may download an hour (each writes an audit row; then 429).
+INCIDENT_EXPORTS_PER_HOUR = 30
 PASSWORD_RESET_MAILS_PER_ADDRESS_PER_HOUR = env.int("PASSWORD_RESET_MAILS_PER_ADDRESS_PER_HOUR", default=3)
 
 # --- Sessions -----------------------------------------------------------------------
@@ -246,6 +255,16 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 MEDIA_PERSISTENT = env.bool("MEDIA_PERSISTENT", default=DEBUG)
 ATTACHMENT_MAX_FILE_SIZE = env.int("ATTACHMENT_MAX_FILE_MB", default=10) * 1024 * 1024
 ATTACHMENT_MAX_INCIDENT_SIZE = env.int("ATTACHMENT_MAX_INCIDENT_MB", default=50) * 1024 * 1024
+# At most this many files in one form; Django stops reading a request with a few more
+# (a 400) before it writes them to disk, the form refuses the rest with a message.
+ATTACHMENT_MAX_FILES = 10
+DATA_UPLOAD_MAX_NUMBER_FILES = ATTACHMENT_MAX_FILES + 2
+# Every uploaded file goes to a temporary file, never into a worker's memory whole.
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.TemporaryFileUploadHandler"]
+# The process that decodes an image may use this much address space and processor time
+# (incidents/image_worker.py): a 25-million-pixel screenshot fits, a bomb is stopped.
+ATTACHMENT_IMAGE_MEMORY_MB = 320
+ATTACHMENT_IMAGE_CPU_SECONDS = 10
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
 if AWS_STORAGE_BUCKET_NAME:
     STORAGES["default"] = {

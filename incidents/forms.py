@@ -9,10 +9,12 @@ from django.contrib.auth import get_user_model
 from accounts.models import PERSON_NAME_FIELDS
 
 from .models import Category, Incident, Severity
+from .services import DESCRIPTION_MAX_LENGTH
 from .workflow import Status
 
 MAX_SEARCH_LENGTH = 200
-ATTACHMENTS_HELP = "Screenshots, logs or documents: PNG, JPEG, GIF, WebP, PDF, text, CSV or ZIP. You can choose several."
+ATTACHMENTS_HELP = ("Screenshots, logs or documents: PNG, JPEG, GIF, WebP, PDF, text, CSV or ZIP. You can choose up to "
+                    "10. Animated images keep their first frame.")
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -50,7 +52,7 @@ class IncidentReportForm(forms.Form):
 
     title = forms.CharField(max_length=200, help_text="One line a responder can act on.")
     description = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 8}),
+        max_length=DESCRIPTION_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 8}),
         help_text="What happened, what you expected, who is affected. Basic formatting and links are kept.",
     )
     category = forms.ModelChoiceField(queryset=Category.objects.filter(is_active=True), required=False)
@@ -67,7 +69,7 @@ class IncidentEditForm(forms.Form):
     """
 
     title = forms.CharField(max_length=200)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}))
+    description = forms.CharField(max_length=DESCRIPTION_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 8}))
     category = forms.ModelChoiceField(queryset=Category.objects.all(), required=False)
     severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int)
     assignee = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False)

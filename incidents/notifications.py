@@ -11,7 +11,9 @@ The rules (each user can turn each kind off in their preferences):
 - the reporter, when the status of their incident changes;
 - the reporter, when a public comment is added (internal notes never mail anyone);
 - every responder, when a SEV1 or SEV2 incident is reported, or when an edit raises
-  an incident to SEV1 or SEV2 (from a lower severity: SEV3 to SEV2, SEV2 to SEV1).
+  an incident to SEV1 or SEV2 (from a lower severity: SEV3 to SEV2, SEV2 to SEV1); at
+  most once an hour per incident, and at most MAJOR_MAILS_PER_REPORTER an hour caused
+  by one reporter, then one digest (major_mail_budget).
 Nobody is mailed about their own action, nor without an address, nor when inactive.
 
 Subjects carry only the incident number and the kind of event: they show up in
@@ -19,18 +21,21 @@ lock screens and mail server logs, so titles and text stay in the body.
 """
 from __future__ import annotations
 
+import enum
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.limits import counted
 from accounts.models import User
 from outbound.services import mail_enqueue
 
@@ -38,6 +43,8 @@ from .models import Comment, Incident, Severity
 
 if TYPE_CHECKING:
     from .workflow import Transition
+
+logger = logging.getLogger(__name__)
 
 MAJOR_SEVERITIES = (Severity.SEV1, Severity.SEV2)
 
@@ -92,24 +99,67 @@ def _event_key(incident: Incident, template: str) -> str:
     return f"incident:{incident.pk}:v{incident.version}:{template}"
 
 
-# Major-incident mail per incident: at most one in this many seconds.
-MAJOR_MAIL_INTERVAL = 3600
+# Major-incident mail per incident: at most one in this window.
+MAJOR_MAIL_INTERVAL = timedelta(hours=1)
+# Major-incident mail caused by one reporter (not a responder): at most this many in
+# MAJOR_MAIL_INTERVAL; the next one becomes a digest, and later ones are not mailed.
+MAJOR_MAILS_PER_REPORTER = 3
+
+
+class MajorMail(enum.Enum):
+    SEND = "send"
+    DIGEST = "digest"
+    HELD = "held"
 
 
 def _major_mail_due(incident: Incident) -> bool:
     """
-    True for the first SEV1/SEV2 mail of an incident in MAJOR_MAIL_INTERVAL, and marks it
-    sent (cache.add is atomic in the shared cache), so flipping severity back and forth
-    cannot turn the responders' inboxes into a pager.
+    True for the first SEV1/SEV2 mail of an incident in MAJOR_MAIL_INTERVAL, and counts it
+    (in the database, which never evicts), so flipping severity back and forth cannot
+    turn the responders' inboxes into a pager.
     """
-    return bool(cache.add(f"major-incident-mail:{incident.pk}", True, MAJOR_MAIL_INTERVAL))
+    return counted(f"major-incident-mail:incident:{incident.pk}", window=MAJOR_MAIL_INTERVAL) == 1
+
+
+def major_mail_budget(actor: User) -> MajorMail:
+    """
+    Whether a major-incident mail caused by `actor` goes out: responders' always do; a
+    reporter's first MAJOR_MAILS_PER_REPORTER in MAJOR_MAIL_INTERVAL do, the next becomes
+    one digest, and the rest are held (the incidents are filed and listed as ever).
+    """
+    if actor.is_staff:
+        return MajorMail.SEND
+    sent = counted(f"major-incident-mail:reporter:{actor.pk}", window=MAJOR_MAIL_INTERVAL)
+    if sent <= MAJOR_MAILS_PER_REPORTER:
+        return MajorMail.SEND
+    return MajorMail.DIGEST if sent == MAJOR_MAILS_PER_REPORTER + 1 else MajorMail.HELD
+
+
+def major_digest_context(*, actor: User) -> dict[str, Any]:
+    """What the digest tells responders: who, how many, and where the incidents are listed."""
+    return {
+        "actor": actor,
+        "budget": MAJOR_MAILS_PER_REPORTER,
+        "list_url": settings.SITE_URL + reverse("incidents:list") + "?severity=1",
+    }
+
+
+def _notify_major(template: str, incident: Incident, event: str, *, actor: User, **context: Any) -> None:
+    responders = _recipients(actor, is_staff=True, notify_major=True)
+    budget = major_mail_budget(actor)
+    if budget is MajorMail.SEND:
+        _schedule(template, incident, event, responders, key=_event_key(incident, template), **context)
+    elif budget is MajorMail.DIGEST:
+        _schedule("major_digest", incident, "Major incidents from one reporter", responders,
+                  key=_event_key(incident, "major_digest"), **major_digest_context(actor=actor))
+    else:
+        logger.warning("Major-incident mail for incident #%s not sent: its reporter (user %s) is past the hourly budget",
+                       incident.pk, actor.pk)
 
 
 def notify_reported(incident: Incident, *, actor: User) -> None:
     if incident.severity in MAJOR_SEVERITIES and _major_mail_due(incident):
-        responders = _recipients(actor, is_staff=True, notify_major=True)
-        _schedule("reported", incident, f"New {Severity(incident.severity).name} incident", responders,
-                  key=_event_key(incident, "reported"))
+        _notify_major("reported", incident, f"New {Severity(incident.severity).name} incident", actor=actor)
 
 
 def notify_reported_on_behalf(incident: Incident, *, actor: User) -> None:
@@ -121,9 +171,8 @@ def notify_reported_on_behalf(incident: Incident, *, actor: User) -> None:
 
 def notify_escalated(incident: Incident, *, actor: User, previous_severity: int) -> None:
     if incident.severity in MAJOR_SEVERITIES and incident.severity < previous_severity and _major_mail_due(incident):
-        responders = _recipients(actor, is_staff=True, notify_major=True)
-        _schedule("escalated", incident, f"Raised to {Severity(incident.severity).name}", responders, actor=actor,
-                  previous_severity=Severity(previous_severity).label, key=_event_key(incident, "escalated"))
+        _notify_major("escalated", incident, f"Raised to {Severity(incident.severity).name}", actor=actor,
+                      previous_severity=Severity(previous_severity).label)
 
 
 def notify_assigned(incident: Incident, *, actor: User) -> None:

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import F, Model, Q, Sum
 from django.utils import timezone
 
+from accounts.limits import counted
 from accounts.models import User
 from outbound.models import Event
 from audit.models import Action
@@ -37,8 +38,33 @@ from .workflow import TRANSITIONS
 
 EDITABLE_FIELDS = ("title", "description", "category", "severity", "assignee")
 TRIAGE_FIELDS = frozenset({"assignee"})
+# Descriptions are sanitised again each time they are shown: their length is bounded.
+DESCRIPTION_MAX_LENGTH = 50_000
 # A report identical to one the same person sent this recently is taken for a resubmission.
 DUPLICATE_REPORT_WINDOW = timedelta(minutes=10)
+
+
+REPORT_WINDOW = timedelta(hours=1)
+
+
+class ReportLimitReached(Exception):
+    """A person filed INCIDENT_REPORTS_PER_HOUR incidents within the hour; the message says when to retry."""
+
+    def __init__(self) -> None:
+        super().__init__(f"You have reported {settings.INCIDENT_REPORTS_PER_HOUR} incidents within an hour, the most "
+                         "anyone may. Add to one of them, or ask a responder, until the hour is over.")
+        self.retry_after = int(REPORT_WINDOW.total_seconds())
+
+
+def incident_report_count(reporter: User) -> None:
+    """
+    Count one report `reporter` sends through the report form or the API, and refuse it
+    past INCIDENT_REPORTS_PER_HOUR within the hour (in the database, which never evicts),
+    so that no account can fill the list and the responders' queue. Alert ingestion and an
+    administrator reporting for someone are not counted here.
+    """
+    if counted(f"incident-reports:{reporter.pk}", window=REPORT_WINDOW) > settings.INCIDENT_REPORTS_PER_HOUR:
+        raise ReportLimitReached()
 
 
 class StaleIncidentError(Exception):
@@ -89,6 +115,7 @@ def incident_create(
         reporter=reporter,
         submission_token=submission_token,
     )
+    _check_description(incident.description)
     incident.full_clean(exclude=["submission_token"])
     uploads = attachments.inspect_all(files)
     with attachments.removed_on_failure() as stored, transaction.atomic():
@@ -134,7 +161,15 @@ def _checked_edit(incident: Incident, *, actor: User, values: dict[str, Any]) ->
     if values.get("severity", incident.severity) != incident.severity and not permissions.can_set_severity(actor, incident):
         raise PermissionDenied("Severity is the responders' to set once they have taken up the incident.")
     cleaners = {"title": clean_plain_text, "description": clean_rich_text}
-    return {name: cleaners[name](value) if name in cleaners else value for name, value in values.items()}
+    cleaned = {name: cleaners[name](value) if name in cleaners else value for name, value in values.items()}
+    _check_description(cleaned.get("description", ""))
+    return cleaned
+
+
+def _check_description(description: str) -> None:
+    if len(description) > DESCRIPTION_MAX_LENGTH:
+        raise ValidationError({"description": f"A description may have at most {DESCRIPTION_MAX_LENGTH:,} characters "
+                                              f"(this one has {len(description):,}); attach long logs as files."})
 
 
 def incident_update(
@@ -236,7 +271,7 @@ def comment_add(
     cleaned = clean_rich_text(body)
     if not clean_plain_text(cleaned):
         raise ValidationError({"body": "Write something before posting."})
-    uploads = attachments.inspect_all(files)
+    uploads = attachments.inspect_all(files, already=_attached_size(incident))
     with attachments.removed_on_failure() as stored, transaction.atomic():
         comment = Comment.objects.create(incident=incident, author=author, body=cleaned, internal=internal)
         changes: dict[str, Any] = {"comment": [None, comment.pk]}
@@ -276,15 +311,13 @@ def _attach(
     ]
 
 
+def _attached_size(incident: Incident) -> int:
+    return incident.attachments.aggregate(total=Sum("size"))["total"] or 0
+
+
 def _check_total(incident: Incident, uploads: list[Upload]) -> None:
-    limit = settings.ATTACHMENT_MAX_INCIDENT_SIZE
-    total = (incident.attachments.aggregate(total=Sum("size"))["total"] or 0) + sum(upload.size for upload in uploads)
-    if total > limit:
-        names = ", ".join(f"“{upload.name}”" for upload in uploads)
-        raise ValidationError({"attachments": [
-            f"{names} would bring this incident's attachments to {attachments.megabytes(total)}; "
-            f"an incident may have at most {attachments.megabytes(limit)}."
-        ]})
+    """The total again, on the locked row and with the final sizes (a re-encoded image may have grown)."""
+    attachments.check_sizes([(upload.name, upload.size) for upload in uploads], already=_attached_size(incident))
 
 
 def attachment_check(incident: Incident, *, files: Sequence[File]) -> None:
@@ -292,7 +325,7 @@ def attachment_check(incident: Incident, *, files: Sequence[File]) -> None:
     Refuse, as attachment_add would, files that may not be attached to `incident`;
     stores nothing. For a form that shows every refusal before anything is written.
     """
-    _check_total(incident, attachments.inspect_all(files))
+    attachments.inspect_all(files, already=_attached_size(incident))
 
 
 def attachment_add(
@@ -306,7 +339,7 @@ def attachment_add(
         raise PermissionDenied("Only responders may add attachments here.")
     if comment is not None and comment.incident_id != incident.pk:
         raise ValidationError({"comment": "This comment belongs to another incident."})
-    uploads = attachments.inspect_all(files)
+    uploads = attachments.inspect_all(files, already=_attached_size(incident))
     with attachments.removed_on_failure() as stored, transaction.atomic():
         added = _attach(incident, uploads, stored=stored, uploaded_by=actor, comment=comment)
         for attachment in added:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,6 +16,7 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import DetailView, FormView, TemplateView
 
+from accounts.limits import counted
 from accounts.models import User, name_fields
 from accounts.types import AuthenticatedHttpRequest, request_user
 from audit.models import Action, AuditLog
@@ -26,7 +29,8 @@ from .models import Attachment, Comment, Incident, IncidentQuerySet, RANKED_MATC
 from .pagination import COUNT_CAP, InvalidCursor, KeysetPage, bounded_count, keyset_page
 from .search import search_page
 from .services import (
-    StaleIncidentError, attachment_remove, comment_add, incident_create, incident_transition, incident_update,
+    ReportLimitReached, StaleIncidentError, attachment_remove, comment_add, incident_create, incident_report_count,
+    incident_transition, incident_update,
 )
 from .workflow import transitions_from
 
@@ -122,14 +126,24 @@ class IncidentListView(VisibleIncidentMixin, TemplateView):
         return keyset_page(ordered, size=self.page_size, after=after, before=before), bounded_count(filtered)
 
 
+EXPORT_WINDOW = timedelta(hours=1)
+
+
 class IncidentExportView(VisibleIncidentMixin, View):
     """
     The list's current filters as a CSV download. The audit row is written before the
     first byte is sent: it records who exported and which filters, because a streamed
     download has no reliable end (the client may stop reading) at which to count rows.
+    One row per export, and at most INCIDENT_EXPORTS_PER_HOUR exports per person an hour
+    (counted in the database), so exports cannot flood the audit log.
     """
 
-    def get(self, request: HttpRequest) -> StreamingHttpResponse:
+    def get(self, request: HttpRequest) -> HttpResponseBase:
+        if counted(f"incident-exports:{self.user.pk}", window=EXPORT_WINDOW) > settings.INCIDENT_EXPORTS_PER_HOUR:
+            return HttpResponse(
+                f"You have exported the incident list {settings.INCIDENT_EXPORTS_PER_HOUR} times this hour, the most "
+                "anyone may. Try again later.", status=429, content_type="text/plain; charset=utf-8",
+                headers={"Retry-After": str(int(EXPORT_WINDOW.total_seconds()))})
         filters = IncidentFilterForm(request.GET).valid_filters()
         incidents = self.get_queryset().matching(filters, user=self.user).in_list_order(list_order(filters))
         audit_record(
@@ -156,6 +170,11 @@ class IncidentCreateView(LoginRequiredMixin, FormView):
 
     def form_valid(self, form: IncidentReportForm) -> HttpResponse:
         values = dict(form.cleaned_data)
+        try:
+            incident_report_count(request_user(self.request))
+        except ReportLimitReached as refusal:
+            form.add_error(None, str(refusal))
+            return self.render_to_response(self.get_context_data(form=form), status=429)
         try:
             incident, created = incident_create(reporter=request_user(self.request), files=values.pop("attachments"),
                                                 **values)

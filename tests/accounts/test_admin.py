@@ -68,8 +68,20 @@ def test_the_admin_never_shows_anyones_authenticator_secret_or_backup_codes(admi
         assert page.status_code == 200, address
         text = page.content.decode()
         assert device.key not in text and "kq7wz3ab" not in text and "qrcode" not in text.lower(), address
-    for name in ("admin:otp_totp_totpdevice_config", "admin:otp_totp_totpdevice_qrcode"):
-        assert admin_client.get(reverse(name, args=[device.pk])).status_code == 403
+    for page in ("config", "qrcode"):
+        assert admin_client.get(f"/admin/otp_totp/totpdevice/{device.pk}/{page}/").status_code in (302, 404)
+
+
+def test_staff_cannot_plant_an_authenticator_or_backup_codes_through_the_admin(admin_client, reporter):
+    """django-otp's stock admins let staff add a confirmed device with a key of their choosing, unaudited."""
+    add = admin_client.post("/admin/otp_totp/totpdevice/add/", {
+        "user": reporter.pk, "name": "planted", "key": "3132333435363738393031323334353637383930",
+        "step": 30, "t0": 0, "digits": 6, "tolerance": 1, "drift": 0, "confirmed": "on",
+    })
+    assert add.status_code == 403
+    assert admin_client.get("/admin/otp_static/staticdevice/").status_code == 404
+    assert admin_client.get("/admin/otp_static/staticdevice/add/").status_code == 404
+    assert not TOTPDevice.objects.filter(user=reporter).exists()
 
 
 def listed_users(response: HttpResponse, *users: User) -> set[str]:

@@ -171,3 +171,21 @@ def test_the_command_prints_a_link_an_operator_can_hand_over(client, responder):
     assert client.post(link(token))["Location"] == SECURITY
     with pytest.raises(CommandError, match="No active user is called “ghost”"):
         call_command("enrolment_link", "ghost")
+
+
+def test_a_link_works_for_hours_not_a_day(client, responder):
+    with time_machine.travel(timezone.now() - timedelta(hours=5)):
+        five_hours_old = enrolment_link_issue(responder, actor=None, mail=False)
+    password_step(client, "responder")
+    assert client.post(link(five_hours_old)).status_code == 400
+    assert client.post(link(enrolment_link_issue(responder, actor=None, mail=False))).status_code == 302
+
+
+def test_using_a_link_mails_the_accounts_owner(client, responder, django_capture_on_commit_callbacks):
+    token = enrolment_link_issue(responder, actor=None, mail=False)
+    password_step(client, "responder")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(link(token)).status_code == 302
+    [notice] = mail.outbox
+    assert notice.to == [responder.email]
+    assert "enrolment link was used" in str(notice.body)

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core import mail
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -59,3 +60,12 @@ def test_a_client_asking_too_often_is_told_to_wait_and_nothing_is_sent(client, r
     assert other_client.status_code == 302
     with time_machine.travel(start + timedelta(minutes=61), tick=False):
         assert ask(client, "reporter@example.com").status_code == 302
+
+
+def test_flushing_the_cache_does_not_reset_the_limits(client, reporter, settings):
+    """An attacker who fills the cache until it evicts (or any flush) must not get a fresh allowance."""
+    settings.PASSWORD_RESET_MAILS_PER_ADDRESS_PER_HOUR = 2
+    for number in range(4):
+        ask(client, "reporter@example.com", f"198.51.100.{number}")
+        cache.clear()
+    assert len(mail.outbox) == 2

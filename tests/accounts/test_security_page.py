@@ -174,3 +174,16 @@ def test_password_reset_does_not_skip_the_second_factor(client, reporter):
     client.post(client.get(link)["Location"], {"new_password1": new, "new_password2": new})
     response = client.post(reverse("accounts:login"), {"username": "reporter", "password": new})
     assert response["Location"] == reverse("accounts:login_code")
+
+
+def test_turning_on_two_factor_ends_every_other_session(reporter_client, reporter):
+    """A session someone opened with the password alone must not outlive the second factor."""
+    from tests.conftest import signed_in
+
+    other = signed_in(reporter)
+    assert other.get(reverse("incidents:list")).status_code == 200
+    reporter_client.post(reverse("accounts:enrol_start"))
+    device = TOTPDevice.objects.get(user=reporter, confirmed=False)
+    assert reporter_client.post(reverse("accounts:enrol_confirm"), {"code": totp_code(device)}).status_code == 200
+    assert reporter_client.get(reverse("incidents:list")).status_code == 200, "this session stays signed in"
+    assert other.get(reverse("incidents:list"))["Location"].startswith(reverse("accounts:login"))

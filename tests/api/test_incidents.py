@@ -6,12 +6,14 @@ timeline, and errors as problem documents that never change anything.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.test import Client
 
 from audit.models import Action, AuditLog
 from incidents.models import Comment, Incident, Severity
+from incidents.services import comment_add
 from incidents.workflow import Status
 from tests.factories import make_category, make_comment, make_incident, make_user
 
@@ -49,7 +51,8 @@ def test_unknown_malformed_or_foreign_tokens_are_refused():
 
 def test_me_names_the_user_and_the_token(reporter, api_client):
     body = send(api_client(reporter, scope="read"), "get", "me/").json()
-    assert body["username"] == "reporter" and body["role"] == "reporter"
+    assert (body["id"], body["name"], body["role"]) == (reporter.pk, str(reporter), "reporter")
+    assert "username" not in body
     assert body["token"]["name"] == "script" and body["token"]["scope"] == "read"
 
 
@@ -192,7 +195,7 @@ def test_responder_assigns_through_the_api(reporter, responder, api_client):
     incident = make_incident(reporter=reporter)
     response = send(api_client(responder), "patch", f"incidents/{incident.pk}/", {"assignee": responder.pk},
                     If_Match='"v1"')
-    assert response.json()["assignee"]["username"] == "responder"
+    assert response.json()["assignee"] == {"id": responder.pk, "name": str(responder)}
     assert AuditLog.objects.filter(action=Action.INCIDENT_ASSIGNED, via="API token “script”").exists()
 
 
@@ -312,3 +315,22 @@ def test_each_token_is_throttled_with_retry_after(reporter, api_client, settings
     assert_problem(response, 429)
     assert 0 < int(response["Retry-After"]) <= 60
     assert send(other, "get", "me/").status_code == 200
+
+
+# --- Long sub-lists --------------------------------------------------------------------
+
+def test_comments_and_the_timeline_come_in_bounded_pages_with_a_link_to_the_rest(reporter, api_client, monkeypatch):
+    monkeypatch.setattr("api.views.SUBLIST_PAGE", 3)
+    incident = make_incident(reporter=reporter)
+    for number in range(4):
+        comment_add(incident, author=reporter, body=f"<p>Update {number}</p>")
+    client = api_client(reporter)
+    first = send(client, "get", f"incidents/{incident.pk}/comments/")
+    assert [row["body"] for row in first.json()] == [f"<p>Update {number}</p>" for number in range(3)]
+    next_link = re.match(r'<http://testserver(/api/v1/[^>]+)>; rel="next"', first["Link"])
+    assert next_link
+    rest = client.get(next_link.group(1))
+    assert [row["body"] for row in rest.json()] == ["<p>Update 3</p>"] and "Link" not in rest
+    timeline = send(client, "get", f"incidents/{incident.pk}/timeline/")
+    assert len(timeline.json()) == 3 and 'rel="next"' in timeline["Link"]
+    assert_problem(send(client, "get", f"incidents/{incident.pk}/comments/?after=x"), 400)

@@ -44,7 +44,7 @@ def test_reporter_creates_a_token_that_is_shown_once_and_stored_as_a_digest(repo
     row = AuditLog.objects.get(action=Action.API_TOKEN_CREATED)
     assert row.changes["token"] == [None, "nightly report"] and secret not in str(row.content())
     assert secret not in caplog.text
-    assert bearer_client(secret).get("/api/v1/me/").json()["username"] == "reporter"
+    assert bearer_client(secret).get("/api/v1/me/").json()["id"] == reporter.pk
 
 
 def test_invalid_token_form_shows_errors_and_creates_nothing(reporter_client):

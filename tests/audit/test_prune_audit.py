@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, transaction
 
 from audit.models import Action, AuditLog
-from audit.services import audit_record
+from audit.services import append_only_suspended, audit_record
 
 from .helpers import remove, run_verify, tamper
 
@@ -32,9 +32,13 @@ def aged_rows():
 
 
 def prune(archive) -> str:
+    """prune_audit given the current head as the latest published checkpoint."""
     out = io.StringIO()
+    head = AuditLog.objects.in_chain_order().last()
+    assert head is not None
     with time_machine.travel(NOW, tick=False):
-        call_command("prune_audit", "--archive", str(archive), stdout=out)
+        call_command("prune_audit", "--archive", str(archive), "--checkpoint", f"{head.sequence}:{head.entry_hash}",
+                     stdout=out)
     return out.getvalue()
 
 
@@ -111,3 +115,40 @@ def test_table_is_append_only_again_after_pruning(settings, aged_rows, tmp_path)
     with pytest.raises(DatabaseError, match="append-only: DELETE refused"), transaction.atomic():
         AuditLog.objects.all().delete()
     assert AuditLog.objects.count() == 3
+
+
+def test_a_prune_marker_forged_past_the_published_checkpoint_is_detected(aged_rows):
+    """
+    The attack: with the table owner's rights, delete history past a checkpoint that was
+    published (kept somewhere else), then append a prune marker vouching for the cut, as
+    prune_audit writes. The chain itself is consistent again; the checkpoint is not.
+    """
+    published = f"2:{aged_rows[1].entry_hash}"
+    assert "intact" in run_verify("--checkpoint", published)
+    with append_only_suspended():
+        AuditLog.objects.filter(sequence__lte=3).delete()
+    audit_record(Action.AUDIT_PRUNED, actor=None, target_label="Rows #1 to #3 archived",
+                 changes={"through": f"3:{aged_rows[2].entry_hash}", "rows": 3, "before": NOW,
+                          "checkpoint": published})
+    assert "intact" in run_verify(), "without a checkpoint the forged prune looks like a real one"
+    with pytest.raises(CommandError, match="Row #2, named by the checkpoint, was pruned"):
+        run_verify("--checkpoint", published)
+
+
+def test_a_prune_stops_at_the_published_checkpoint_and_records_it(settings, aged_rows, tmp_path):
+    settings.AUDIT_RETENTION_DAYS = 150
+    published = f"2:{aged_rows[1].entry_hash}"
+    with time_machine.travel(NOW, tick=False):
+        call_command("prune_audit", "--archive", str(tmp_path / "archive.jsonl"), "--checkpoint", published,
+                     stdout=io.StringIO())
+    marker = AuditLog.objects.get(action=Action.AUDIT_PRUNED)
+    assert marker.changes["through"] == published and marker.changes["checkpoint"] == published
+    assert list(AuditLog.objects.in_chain_order().values_list("sequence", flat=True)) == [3, 4, 5]
+    assert "intact" in run_verify("--checkpoint", published)
+
+
+def test_a_prune_refuses_a_checkpoint_the_chain_does_not_match(settings, aged_rows, tmp_path):
+    settings.AUDIT_RETENTION_DAYS = 150
+    with pytest.raises(CommandError, match="differs from the checkpoint"):
+        call_command("prune_audit", "--archive", str(tmp_path / "archive.jsonl"), "--checkpoint", f"2:{'0' * 64}")
+    assert not AuditLog.objects.filter(action=Action.AUDIT_PRUNED).exists()

@@ -63,7 +63,7 @@ def test_unknown_username_is_recorded_as_a_keyed_hash_never_in_clear(client):
 
 
 def test_a_flood_of_failures_writes_one_row_per_account_and_one_per_address_each_window(client, reporter, settings):
-    settings.AXES_FAILURE_LIMIT = 1000
+    settings.AXES_FAILURE_LIMIT = settings.SIGN_IN_ADDRESS_FAILURE_LIMIT = 1000
     for attempt in range(30):
         sign_in(Client(), "reporter", f"{WRONG_PASSWORD}{attempt}")
         sign_in(Client(), f"guess{attempt}", WRONG_PASSWORD)

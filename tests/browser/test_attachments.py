@@ -1,6 +1,7 @@
 """Attachments in a real browser: attaching, seeing, downloading, and what a hostile file can never do."""
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 
@@ -72,7 +73,10 @@ def test_reporter_attaches_a_screenshot_sees_its_thumbnail_and_downloads_it_unch
         page.get_by_role("link", name="payroll-error.png", exact=True).click()
     download = download_info.value
     assert download.suggested_filename == "payroll-error.png"
-    assert Path(download.path()).read_bytes() == SCREENSHOT
+    downloaded = Path(download.path()).read_bytes()
+    assert hashlib.sha256(downloaded).hexdigest() == Attachment.objects.get().sha256
+    with Image.open(io.BytesIO(downloaded)) as image:  # written again on upload, the same pixels
+        assert image.size == (320, 200) and image.convert("RGB").getpixel((0, 0)) == (220, 20, 60)
 
 
 def test_a_15_mb_file_and_a_program_renamed_png_are_refused_and_nothing_is_stored(new_page, screenshot, settings):

@@ -78,7 +78,7 @@ def test_web_service_builds_migrates_starts_and_checks_readiness(web):
     assert (web["type"], web["runtime"]) == ("web", "python")
     assert "pip install -r requirements.txt" in web["buildCommand"]
     assert "python manage.py collectstatic --noinput" in web["buildCommand"]
-    assert web["preDeployCommand"].startswith("python manage.py migrate --noinput")
+    assert web["preDeployCommand"] == "python manage.py migrate --check"
     assert web["startCommand"] == "gunicorn -c gunicorn.conf.py"
     assert web["healthCheckPath"] == "/readyz"
 
@@ -88,10 +88,9 @@ def test_the_worker_runs_the_queue_with_the_web_services_code_and_settings(bluep
     assert worker["buildCommand"] == "pip install -r requirements.txt"
     assert worker["startCommand"].startswith("python manage.py run_worker")
     own, shared = env_vars(worker), env_vars(web)
-    assert own["DATABASE_URL"] == shared["DATABASE_URL"]
     assert own["REDIS_URL"] == shared["REDIS_URL"]
     assert own["PYTHON_VERSION"] == shared["PYTHON_VERSION"]
-    for key in ("SECRET_KEY", "MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD", "DEFAULT_FROM_EMAIL", "SITE_URL",
+    for key in ("DATABASE_URL", "SECRET_KEY", "MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD", "DEFAULT_FROM_EMAIL", "SITE_URL",
                 "WEBHOOK_ALLOWED_NETWORKS"):
         assert own[key]["fromService"] == {"type": "web", "name": web["name"], "envVarKey": key}
         assert key in shared
@@ -102,8 +101,9 @@ def test_the_worker_runs_the_queue_with_the_web_services_code_and_settings(bluep
 def test_secrets_come_from_render_not_from_the_file(blueprint, web, key_value):
     variables = env_vars(web)
     assert variables["SECRET_KEY"] == {"key": "SECRET_KEY", "generateValue": True}
-    assert variables["DATABASE_URL"]["fromDatabase"] == {"name": blueprint["databases"][0]["name"],
-                                                         "property": "connectionString"}
+    # The database's connection string names its owner, who can lift the audit log's triggers.
+    assert variables["DATABASE_URL"] == {"key": "DATABASE_URL", "sync": False}
+    assert not [item for item in web["envVars"] if "fromDatabase" in item], "no owner's URL in the web service"
     assert "WEB_CONCURRENCY" in variables
     assert variables["REDIS_URL"]["fromService"] == {"type": "keyvalue", "name": key_value["name"],
                                                      "property": "connectionString"}

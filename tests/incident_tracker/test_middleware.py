@@ -9,9 +9,11 @@ from django.db import InterfaceError, OperationalError
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
+from accounts.services import enrolment_link_issue
 from incident_tracker import metrics
-from incident_tracker.log import LINE_FORMAT, RequestContextFilter, UtcFormatter
+from incident_tracker.log import LINE_FORMAT, RequestContextFilter, UtcFormatter, redact_path
 from incidents.views import DashboardView
+from tests.conftest import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -187,6 +189,25 @@ def test_password_reset_tokens_are_masked_in_request_lines(caplog, client):
     [line] = request_lines(caplog)
     assert "path=/accounts/password-reset/MQ/[token]/ " in line
     assert RESET_TOKEN not in line
+
+
+ENROLMENT_TOKEN = "Qx3v0J2kVb9s-_4LmNpR7tYwZa1cE5gH6iK8oU0yT2q"
+ENROLMENT_PATH = f"/accounts/security/enrol/{ENROLMENT_TOKEN}/"
+
+
+def test_enrolment_link_secrets_are_masked_in_request_lines(caplog, responder):
+    token = enrolment_link_issue(responder, actor=None, mail=False)
+    client = signed_in(responder)
+    with caplog.at_level(logging.INFO):
+        for path in (f"/accounts/security/enrol/{token}/", ENROLMENT_PATH):
+            client.get(path)
+            client.post(path)
+    lines = request_lines(caplog)
+    assert len(lines) == 4
+    for line in lines:
+        assert "path=/accounts/security/enrol/[token]/ " in line
+        assert token not in line and ENROLMENT_TOKEN not in line
+    assert "/accounts/security/enrol/confirm/" == redact_path("/accounts/security/enrol/confirm/")
 
 
 def test_password_reset_tokens_are_masked_in_django_error_lines():

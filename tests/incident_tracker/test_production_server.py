@@ -31,6 +31,7 @@ pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 HTTPS = {"X-Forwarded-Proto": "https"}
 METRICS_TOKEN = "scrape-token-for-tests-0123456789"
 RESET_TOKEN = "cz1abc-0123456789abcdef0123456789abcdef"
+ENROLMENT_TOKEN = "Qx3v0J2kVb9s-_4LmNpR7tYwZa1cE5gH6iK8oU0yT2q"
 
 
 def production_env(static_root: Path, log_dir: Path, db_url: str) -> dict[str, str]:
@@ -64,6 +65,7 @@ def test_gunicorn_serves_pages_and_compressed_hashed_static(collected_static, tm
                                           "migrations": "applied", "cache": "ok"}
 
         fetch(f"{url}/accounts/password-reset/MQ/{RESET_TOKEN}/?next=/secret-query", headers=HTTPS)
+        fetch(f"{url}/accounts/security/enrol/{ENROLMENT_TOKEN}/", headers=HTTPS)
         scraped = fetch(f"{url}/metrics", headers={**HTTPS, "Authorization": f"Bearer {METRICS_TOKEN}"})
         assert scraped.status == 200
         assert 'incident_tracker_requests_total{status="200",view="accounts:login"}' in scraped.body.decode()
@@ -73,8 +75,10 @@ def test_gunicorn_serves_pages_and_compressed_hashed_static(collected_static, tm
     access_log = (tmp_path / "gunicorn.log").read_text()
     assert re.search(r'"GET /accounts/login/" 200 \d+ \d+ms request_id=smoke-login-1 ', access_log)
     assert '"GET /accounts/password-reset/MQ/[token]/"' in access_log
+    assert '"GET /accounts/security/enrol/[token]/"' in access_log
+    assert "path=/accounts/security/enrol/[token]/ " in app_log
     for log in (app_log, access_log):
-        assert RESET_TOKEN not in log and "secret-query" not in log
+        assert RESET_TOKEN not in log and "secret-query" not in log and ENROLMENT_TOKEN not in log
 
 
 def test_workers_recycled_by_max_requests_never_drop_a_kept_alive_connection(collected_static, tmp_path):

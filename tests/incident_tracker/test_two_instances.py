@@ -38,6 +38,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
+from audit.models import AuditLog
 from incidents import dashboard
 from incidents.models import Category, Incident
 from incidents.services import incident_transition, incident_update
@@ -519,8 +520,11 @@ def test_an_audit_prune_shows_at_once_on_the_other_instance(instances, world, tm
     with shown_through_b(instances, "before the prune", read_through_b(instances, readers, pages, world), world) as shown:
         shown.lists(world.incident, old_entry, recent_entry, pages=("detail",))
 
+    head = AuditLog.objects.in_chain_order().last()
+    assert head is not None
     pruned = subprocess.run(
-        [sys.executable, "manage.py", "prune_audit", "--archive", str(tmp_path / "audit-archive.jsonl")],
+        [sys.executable, "manage.py", "prune_audit", "--archive", str(tmp_path / "audit-archive.jsonl"),
+         "--checkpoint", f"{head.sequence}:{head.entry_hash}"],
         cwd=BASE_DIR, env={**os.environ, **instances.env, "AUDIT_RETENTION_DAYS": "30"},
         capture_output=True, text=True,
     )

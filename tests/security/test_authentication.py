@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.delays import DEVICE_COOKIE
 from audit.models import Action, AuditLog, SignInFailureWindow
 from tests.conftest import password_step
 from tests.factories import make_backup_codes, make_totp_device, make_user, totp_code
@@ -62,13 +63,14 @@ def test_wrong_code_is_refused_recorded_and_throttled(client, reporter):
     assert "That code is not valid" in response.content.decode()
     assert SESSION_KEY not in client.session
     failure = AuditLog.objects.get(action=Action.OTP_FAILED)
-    assert failure.actor == reporter and failure.changes["reason"] == "wrong code"
+    assert failure.target_id == str(reporter.pk) and failure.changes["reason"] == "wrong code"
 
     # Straight away even the right code waits: the device backs off after a failure.
     response = client.post(CODE, {"code": totp_code(device)})
     assert "Too many wrong codes in a row. Wait 1 seconds" in response.content.decode()
     assert SESSION_KEY not in client.session
-    assert AuditLog.objects.filter(action=Action.OTP_FAILED, changes__reason="throttled").count() == 1
+    assert AuditLog.objects.filter(action=Action.OTP_FAILED).count() == 1, "counted in the window, not a row each"
+    assert SignInFailureWindow.objects.get(action=Action.OTP_FAILED, key=f"account:{reporter.pk}").failures == 2
 
 
 def test_backup_code_signs_in_once_only(client, reporter, tally):
@@ -83,7 +85,7 @@ def test_backup_code_signs_in_once_only(client, reporter, tally):
     response = client.post(CODE, {"code": "abcd2345"})
     assert response.status_code == 200
     assert SESSION_KEY not in client.session
-    assert AuditLog.objects.filter(action=Action.OTP_FAILED, actor=reporter).count() == 1
+    assert AuditLog.objects.filter(action=Action.OTP_FAILED, target_id=str(reporter.pk)).count() == 1
     tally("replay", "backup code reuse", 1)
 
 
@@ -175,12 +177,64 @@ def test_one_account_guessed_from_many_addresses_waits_longer_after_each_failure
 def test_one_address_guessing_many_accounts_is_locked_out(tally):
     make_user(username="alice")
     attacker = Client(REMOTE_ADDR="192.0.2.66")
-    for number in range(settings.AXES_FAILURE_LIMIT):
+    for number in range(settings.SIGN_IN_ADDRESS_FAILURE_LIMIT):
         password_step(attacker, f"user{number}", password="Winter2026!")
-    assert password_step(attacker, "alice").status_code == 429
+    refused = password_step(attacker, "alice")
+    assert refused.status_code == 429
+    assert "Too many failed sign-ins came from your network" in refused.content.decode()
     assert SESSION_KEY not in attacker.session
     assert password_step(Client(REMOTE_ADDR="192.0.2.1"), "alice").status_code == 302, "others are not locked out"
-    tally("throttling", "password spraying", settings.AXES_FAILURE_LIMIT)
+    tally("throttling", "password spraying", settings.SIGN_IN_ADDRESS_FAILURE_LIMIT)
+
+
+def test_a_sixth_typo_from_a_shared_address_does_not_lock_out_a_colleague(tally):
+    """Behind one office NAT: one person mistypes six times; the next person signs in."""
+    make_user(username="clumsy")
+    make_user(username="colleague")
+    office = "198.51.100.200"
+    for attempt in range(settings.AXES_FAILURE_LIMIT + 1):
+        password_step(Client(REMOTE_ADDR=office), "clumsy", password=f"typo-{attempt}")
+    assert password_step(Client(REMOTE_ADDR=office), "colleague").status_code == 302
+    tally("throttling", "shared-address lockout", settings.AXES_FAILURE_LIMIT + 1)
+
+
+def test_a_known_device_signs_in_while_an_attacker_keeps_the_account_waiting(tally):
+    """
+    The attacker sends one wrong password whenever the account's delay allows, from four
+    addresses in turn; the victim's browser, which signed in before, is not held up.
+    """
+    make_user(username="victim")
+    victim = Client(REMOTE_ADDR="198.51.100.7")
+    assert password_step(victim, "victim").status_code == 302
+    assert DEVICE_COOKIE in victim.cookies
+    victim.post(reverse("accounts:logout"))
+    start = timezone.now()
+    guesses = settings.AXES_FAILURE_LIMIT + 4
+    for attempt in range(guesses):
+        with time_machine.travel(start + timedelta(seconds=61 * attempt), tick=False):
+            password_step(Client(), "victim", password=f"guess-{attempt}", remote_addr=f"203.0.113.{attempt % 4}")
+    with time_machine.travel(start + timedelta(seconds=61 * (guesses - 1) + 1), tick=False):
+        stranger = password_step(Client(REMOTE_ADDR="192.0.2.99"), "victim")
+        assert stranger.status_code == 429, "a client the account never signed in from still waits"
+        assert password_step(victim, "victim").status_code == 302, "the owner's browser does not"
+    assert not AccessAttempt.objects.filter(username="victim").exists(), "success clears every count of the account"
+    tally("throttling", "targeted lockout from rotating addresses", guesses)
+
+
+def test_a_known_device_cookie_for_another_account_or_forged_does_not_exempt():
+    make_user(username="victim")
+    make_user(username="attacker")
+    attacker = Client(REMOTE_ADDR="192.0.2.10")
+    assert password_step(attacker, "attacker").status_code == 302
+    attacker.post(reverse("accounts:logout"))
+    start = timezone.now()
+    for attempt in range(settings.AXES_FAILURE_LIMIT + 1):
+        with time_machine.travel(start, tick=False):
+            password_step(Client(), "victim", password=f"guess-{attempt}", remote_addr=f"203.0.113.{attempt}")
+    with time_machine.travel(start, tick=False):
+        assert password_step(attacker, "victim").status_code == 429
+        attacker.cookies[DEVICE_COOKIE] = '{"username": "victim"}'
+        assert password_step(attacker, "victim").status_code == 429
 
 
 def test_lockout_is_shared_by_every_app_process(client):

@@ -14,6 +14,7 @@ import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
+from django.core.cache import cache
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
@@ -85,7 +86,7 @@ def test_behind_a_trusted_proxy_the_forwarded_client_is_locked_out_and_others_ar
     settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     make_user(username="victim")
     proxy = Client(REMOTE_ADDR="10.0.0.2")
-    for attempt in range(settings.AXES_FAILURE_LIMIT):
+    for attempt in range(settings.SIGN_IN_ADDRESS_FAILURE_LIMIT):
         proxy.post(reverse("accounts:login"), {"username": f"user{attempt}", "password": "guess"},
                    HTTP_X_FORWARDED_FOR=ATTACKER)
     assert proxy.post(reverse("accounts:login"), {"username": "victim", "password": DEFAULT_PASSWORD},
@@ -114,3 +115,13 @@ def test_a_proxy_list_that_is_not_addresses_stops_the_start():
                                  "TRUSTED_PROXIES": "10.0.0.0/8,proxy.example"}, cwd=settings.BASE_DIR)
     assert result.returncode != 0
     assert "TRUSTED_PROXIES: 'proxy.example' is not an IP address or network." in result.stderr
+
+
+def test_the_api_throttle_counts_an_anonymous_client_by_its_address_not_its_header(settings, tally):
+    """DRF's own throttle keyed anonymous callers on the raw X-Forwarded-For: a new value per request escaped it."""
+    settings.API_RATE_PER_MINUTE = 3
+    cache.clear()
+    statuses = [Client(REMOTE_ADDR="203.0.113.77").get("/api/v1/schema/", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code
+                for n in range(5)]
+    assert statuses == [200] * 3 + [429] * 2
+    tally("spoofing", "rotating X-Forwarded-For at the API", 5)

@@ -43,3 +43,25 @@ def test_reporters_see_display_names_not_login_names(reporter_client, worked_inc
     assert f"Responder #{worked_incident.assignee_id}" in pages["detail"]
     assert f"Responder #{worked_incident.assignee_id}" in pages["export"]
     tally("enumeration", "login names shown to reporters", len(pages))
+
+
+def test_the_api_names_people_by_display_name_for_every_role(
+    reporter_client, responder_client, admin_client, worked_incident, tally
+):
+    """Every response a reporter, a responder or an administrator gets: no login name of anyone."""
+    pk = worked_incident.pk
+    paths = ["/api/v1/incidents/", f"/api/v1/incidents/{pk}/", f"/api/v1/incidents/{pk}/comments/",
+             f"/api/v1/incidents/{pk}/timeline/", "/api/v1/me/"]
+    for client in (reporter_client, responder_client, admin_client):
+        for path in paths:
+            response = client.get(path)
+            assert response.status_code == 200, path
+            text = response.content.decode()
+            for login in LOGIN_NAMES:
+                assert login not in text, f"{login} in {path}"
+            assert "username" not in text, path
+        tally("enumeration", "login names in API responses", len(paths))
+    timeline = reporter_client.get(f"/api/v1/incidents/{pk}/timeline/").json()
+    assert {entry["actor"] for entry in timeline} >= {"Robin Rivers", f"Responder #{worked_incident.assignee_id}"}
+    detail = reporter_client.get(f"/api/v1/incidents/{pk}/").json()
+    assert detail["assignee"] == {"id": worked_incident.assignee_id, "name": f"Responder #{worked_incident.assignee_id}"}

@@ -1,19 +1,28 @@
 """The smaller hardening points: each closes one way to misuse a page that worked before."""
 from __future__ import annotations
 
+import importlib
+from datetime import datetime, timedelta
+
 import pytest
+from django.contrib.auth.hashers import Argon2PasswordHasher as DjangoArgon2PasswordHasher
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.signals import request_finished
 from django.db import close_old_connections
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import User
+from accounts.hashers import Argon2PasswordHasher
+from accounts.models import TokenScope, User
+from accounts.services import api_token_authenticate, api_token_create, password_set, second_factor_remove, user_save
+from audit.models import Action, AuditLog
 from incidents.models import Incident
-from incidents.services import incident_update
+from incidents.services import incident_create, incident_update
 from incidents.workflow import Status
-from tests.factories import make_incident, make_user
+from tests.factories import make_incident, make_totp_device, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -92,3 +101,54 @@ def test_the_reset_mail_leaves_only_after_the_response(rf, reporter):
 def test_views_that_take_a_password_or_code_hide_them_from_error_reports(name, fields, reporter, otp_client):
     response = otp_client(reporter).post(reverse(name), fields)
     assert set(fields) <= set(response.wsgi_request.sensitive_post_parameters)
+
+
+# --- Second round ----------------------------------------------------------------------
+
+def test_passwords_are_hashed_with_argon2_sized_for_a_small_instance():
+    production = importlib.import_module("incident_tracker.settings")
+    assert production.PASSWORD_HASHERS[0] == "accounts.hashers.Argon2PasswordHasher"
+    hasher = Argon2PasswordHasher()
+    encoded = hasher.encode("correct-horse-battery-staple", hasher.salt())
+    assert "$m=19456,t=2,p=1$" in encoded
+    older = DjangoArgon2PasswordHasher().encode("correct-horse-battery-staple", hasher.salt())
+    assert hasher.verify("correct-horse-battery-staple", older) and hasher.must_update(older)
+
+
+def test_a_description_longer_than_the_limit_is_refused_on_the_web(reporter_client, tally):
+    response = reporter_client.post(reverse("incidents:create"), {
+        "title": "Huge", "description": "<p>" + "x" * 60_000 + "</p>", "severity": 3,
+        "submission_token": "6f1d7c52-2a51-4c1b-9a0e-6a3c8f0d2b30"})
+    assert response.status_code == 200
+    assert "Ensure this value has at most 50000 characters" in response.content.decode()
+    with pytest.raises(ValidationError, match="A description may have at most 50,000 characters"):
+        incident_create(reporter=User.objects.get(username="reporter"), title="Huge", description="y" * 60_000)
+    assert not Incident.objects.exists()
+    tally("abuse", "oversized descriptions", 2)
+
+
+def in_a_month() -> datetime:
+    return timezone.now() + timedelta(days=30)
+
+
+def test_a_password_reset_and_a_second_factor_reset_revoke_api_tokens(reporter, admin_user):
+    _, first = api_token_create(reporter, name="laptop", scope=TokenScope.READ_WRITE, expires_at=in_a_month(),
+                                second_factor_verified=False)
+    password_set(reporter, password="A-new-long-passphrase-42", action=Action.PASSWORD_RESET)
+    assert api_token_authenticate(first) is None
+    _, second = api_token_create(reporter, name="script", scope=TokenScope.READ, expires_at=in_a_month(),
+                                 second_factor_verified=False)
+    make_totp_device(user=reporter)
+    second_factor_remove(reporter, actor=admin_user)
+    assert api_token_authenticate(second) is None
+    reasons = [row.changes["reason"] for row in AuditLog.objects.filter(action=Action.API_TOKEN_REVOKED)]
+    assert sorted(reasons) == ["password reset", "two-factor sign-in reset by an administrator"]
+
+
+def test_an_authenticator_enrolled_as_a_reporter_does_not_survive_promotion_to_staff(reporter, admin_user):
+    make_totp_device(user=reporter)
+    reporter.is_staff = True
+    user_save(reporter, actor=admin_user)
+    assert not TOTPDevice.objects.filter(user=reporter).exists()
+    row = AuditLog.objects.get(action=Action.OTP_REMOVED)
+    assert row.changes["reason"] == "promoted to staff: enrol again through an enrolment link"
