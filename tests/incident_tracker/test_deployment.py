@@ -90,8 +90,8 @@ def test_the_worker_runs_the_queue_with_the_web_services_code_and_settings(bluep
     own, shared = env_vars(worker), env_vars(web)
     assert own["REDIS_URL"] == shared["REDIS_URL"]
     assert own["PYTHON_VERSION"] == shared["PYTHON_VERSION"]
-    for key in ("DATABASE_URL", "SECRET_KEY", "MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD", "DEFAULT_FROM_EMAIL", "SITE_URL",
-                "WEBHOOK_ALLOWED_NETWORKS"):
+    for key in ("DATABASE_URL", "SECRET_KEY", "MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD", "DEFAULT_FROM_EMAIL",
+                "SITE_URL", "WEBHOOK_ALLOWED_NETWORKS"):
         assert own[key]["fromService"] == {"type": "web", "name": web["name"], "envVarKey": key}
         assert key in shared
     for item in worker["envVars"]:
