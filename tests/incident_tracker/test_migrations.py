@@ -13,6 +13,9 @@ from django.db.migrations.executor import MigrationExecutor
 from incident_tracker.health import unapplied_migrations
 
 BASE_DIR = Path(__file__).resolve().parents[2]
+# django-tasks-db's own history has a data migration without a way back (its 0013); its
+# table holds only the queue, which none of ours refers to, so it stays while ours go.
+IRREVERSIBLE_LIBRARY_APPS = {"django_tasks_database"}
 
 
 @pytest.mark.postgresql
@@ -20,10 +23,10 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 def test_every_migration_reverses_to_zero_and_applies_again():
     """A release can be rolled back with `migrate <app> <previous>`: every step has a way back."""
     executor = MigrationExecutor(connection)
-    apps = sorted({app_label for app_label, _ in executor.loader.graph.leaf_nodes()})
+    apps = sorted({app_label for app_label, _ in executor.loader.graph.leaf_nodes()} - IRREVERSIBLE_LIBRARY_APPS)
     executor.migrate([(app_label, None) for app_label in apps])
     executor.loader.build_graph()
-    assert executor.loader.applied_migrations == {}
+    assert {app_label for app_label, _ in executor.loader.applied_migrations} == IRREVERSIBLE_LIBRARY_APPS
     with connection.cursor() as cursor:
         assert "incidents_incident" not in connection.introspection.table_names(cursor)
 
