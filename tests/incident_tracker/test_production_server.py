@@ -62,7 +62,8 @@ def test_gunicorn_serves_pages_and_compressed_hashed_static(collected_static, tm
         ready = fetch(f"{url}/readyz")  # ...but probes do not, whatever their Host
         assert ready.status == 200
         assert json.loads(ready.body) == {"status": "ok", "version": __version__, "database": "ok",
-                                          "migrations": "applied", "cache": "ok"}
+                                          "migrations": "applied", "cache": "ok", "queue": "ok", "queue_waiting": 0,
+                                          "queue_oldest_wait_seconds": 0.0, "queue_dead": 0}
 
         fetch(f"{url}/accounts/password-reset/MQ/{RESET_TOKEN}/?next=/secret-query", headers=HTTPS)
         fetch(f"{url}/accounts/security/enrol/{ENROLMENT_TOKEN}/", headers=HTTPS)
