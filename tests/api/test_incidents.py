@@ -14,6 +14,7 @@ from audit.models import Action, AuditLog
 from incidents.models import Comment, Incident, Severity
 from incidents.workflow import Status
 from tests.factories import make_category, make_comment, make_incident, make_user
+from tests.incidents.test_search import shared_word_incidents
 
 pytestmark = pytest.mark.django_db
 PROBLEM = "application/problem+json"
@@ -312,3 +313,15 @@ def test_each_token_is_throttled_with_retry_after(reporter, api_client, settings
     assert_problem(response, 429)
     assert 0 < int(response["Retry-After"]) <= 60
     assert send(other, "get", "me/").status_code == 200
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db
+def test_the_api_reaches_every_match_in_best_match_order(reporter, api_client):
+    ids = shared_word_incidents(reporter)["quokka"]
+    client, reached, url = api_client(reporter), [], "/api/v1/incidents/?q=quokka"
+    while url:
+        answer = client.get(url).json()
+        reached += [incident["id"] for incident in answer["results"]]
+        url = answer["next"]
+    assert sorted(reached) == sorted(ids)
