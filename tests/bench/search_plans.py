@@ -59,8 +59,8 @@ def main() -> None:
     first_category = Category.objects.order_by("pk").values_list("pk", flat=True).first()
 
     def read(text: str, filters: dict[str, Any], order: str) -> None:
-        filtered = Incident.objects.for_table().filtered(
-            {**filters, **({"category": first_category} if filters.get("category") else {})}, user=None)  # type: ignore[arg-type]
+        chosen = {**filters, **({"category": first_category} if filters.get("category") else {})}
+        filtered = Incident.objects.for_table().filtered(chosen, user=None)  # type: ignore[arg-type]
         matching = filtered.search(text)
         list(search_page(matching, order=order, size=25).rows)
         bounded_count(matching)
