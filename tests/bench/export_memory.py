@@ -36,6 +36,7 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.http import StreamingHttpResponse
     from django.test import RequestFactory
 
     from accounts.models import User
@@ -50,6 +51,7 @@ def main() -> None:
     Path("/proc/self/clear_refs").write_text("5")
     started = time.monotonic()
     response = IncidentExportView.as_view()(request)
+    assert isinstance(response, StreamingHttpResponse)
     rows = sent = 0
     for chunk in response.streaming_content:
         rows += chunk.count(b"\n")
