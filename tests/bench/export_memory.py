@@ -53,7 +53,7 @@ def main() -> None:
     response = IncidentExportView.as_view()(request)
     assert isinstance(response, StreamingHttpResponse)
     rows = sent = 0
-    for chunk in response.streaming_content:
+    for chunk in response:
         rows += chunk.count(b"\n")
         sent += len(chunk)
     seconds = time.monotonic() - started
