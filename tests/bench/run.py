@@ -55,6 +55,8 @@ from urllib.parse import urlencode
 import psycopg
 from psycopg import sql
 
+from tests.bench.vocabulary import seeded_words
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "test-artifacts"
 HOST = "127.0.0.1"
@@ -375,16 +377,6 @@ class Targets:
 
 
 EMPTY_TARGETS = Targets(0, 0, [], [], [], [], [])
-
-
-def seeded_words() -> list[str]:
-    """The words of the seeded titles, descriptions and comments (incidents/seeding.py)."""
-    from incidents import seeding
-
-    texts = [*seeding.SYSTEMS, *seeding.SYMPTOMS, *seeding.PLACES, *seeding.OPENINGS, *seeding.DETAILS,
-             *seeding.COMMENTS, *seeding.TEAMS]
-    words = {word.strip(".,:;!?'\"{}").lower() for text in texts for word in text.split()}
-    return sorted(word for word in words if word.isalpha())
 
 
 def load_targets(url: str) -> Targets:
