@@ -72,8 +72,9 @@ def main() -> None:
     sorts = ["", "newest", "oldest", "severity", "updated"]
 
     def filters() -> dict[str, object]:
-        choices = {"status": ["open", "in_progress", "resolved", "closed"], "severity": [1, 2, 3, 4],
-                   "category": categories, "assignee": ["me", "none"]}
+        choices: dict[str, list[object]] = {"status": ["open", "in_progress", "resolved", "closed"],
+                                            "severity": [1, 2, 3, 4], "category": [*categories],
+                                            "assignee": ["me", "none"]}
         names = draw.sample(list(choices), k=draw.randint(1, 3))
         return {**{name: draw.choice(choices[name]) for name in names}, "sort": draw.choice(sorts)}
 
