@@ -54,7 +54,7 @@ def main() -> None:
 
     from accounts.models import User
     from incidents.models import Category, Incident
-    from tests.bench.vocabulary import search_words
+    from tests.bench.vocabulary import search_text, seeded_words
 
     call_command("collectstatic", interactive=False, verbosity=0)
     draw = random.Random(1)
@@ -78,13 +78,13 @@ def main() -> None:
         names = draw.sample(list(choices), k=draw.randint(1, 3))
         return {**{name: draw.choice(choices[name]) for name in names}, "sort": draw.choice(sorts)}
 
-    searches = iter(search_words(draw, options.requests * 2))
+    seeded = seeded_words()
     pages: dict[str, Callable[[], str]] = {
         "detail": lambda: f"/incidents/{draw.randint(first, last)}/",
         "list": lambda: "/incidents/?" + urlencode({"sort": draw.choice(sorts)}),
         "filtered list": lambda: "/incidents/?" + urlencode(filters()),
         "dashboard": lambda: "/",
-        "search": lambda: "/incidents/?" + urlencode({"q": next(searches)}),
+        "search": lambda: "/incidents/?" + urlencode({"q": search_text(draw, seeded)}),
         "floor": lambda: "/bench/floor/",
         "healthz": lambda: "/healthz",
     }

@@ -28,11 +28,7 @@ def seeded_words() -> list[str]:
     return sorted(word for word in words if word.isalpha())
 
 
-def search_words(draw: random.Random, count: int) -> list[str]:
-    """`count` searches of one or two words, each word seeded, a number, or absent, with equal chances."""
-    seeded, numbers = seeded_words(), [str(number) for number in range(1, 1000)]
-    searches = []
-    for _ in range(count):
-        words = [draw.choice(draw.choice((seeded, numbers, ABSENT))) for _ in range(draw.randint(1, 2))]
-        searches.append(" ".join(words))
-    return searches
+def search_text(draw: random.Random, seeded: list[str]) -> str:
+    """A search of one or two words, each one of `seeded`, a number, or absent, with equal chances."""
+    numbers = [str(number) for number in range(1, 1000)]
+    return " ".join(draw.choice(draw.choice((seeded, numbers, ABSENT))) for _ in range(draw.randint(1, 2)))
