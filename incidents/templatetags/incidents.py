@@ -8,6 +8,7 @@ from typing import Any
 
 import bleach
 from django import template
+from django.forms import BoundField
 from django.urls import reverse
 from django.utils import dateformat, timezone
 from django.utils.html import format_html
@@ -29,6 +30,12 @@ def rich_text(value: str) -> SafeString:
     which cost a detail page a third of its time (docs/performance.md).
     """
     return mark_safe(value)  # noqa: S308 (sanitised on write, see above)
+
+
+@register.filter
+def choices_marked(field: BoundField, chosen: str) -> list[tuple[str, str, bool]]:
+    """A select's options as (value, label, whether chosen): compared here once each, not through two filters."""
+    return [(str(value), str(label), str(value) == chosen) for value, label in getattr(field.field, "choices", ())]
 
 
 @register.filter
