@@ -13,8 +13,7 @@ from django.test import Client
 from audit.models import Action, AuditLog
 from incidents.models import Comment, Incident, Severity
 from incidents.workflow import Status
-from tests.factories import make_category, make_comment, make_incident, make_user
-from tests.incidents.test_search import shared_word_incidents
+from tests.factories import make_category, make_comment, make_incident, make_shared_word_incidents, make_user
 
 pytestmark = pytest.mark.django_db
 PROBLEM = "application/problem+json"
@@ -318,7 +317,7 @@ def test_each_token_is_throttled_with_retry_after(reporter, api_client, settings
 @pytest.mark.postgresql
 @pytest.mark.django_db
 def test_the_api_reaches_every_match_in_best_match_order(reporter, api_client):
-    ids = shared_word_incidents(reporter)["quokka"]
+    ids = make_shared_word_incidents(reporter)["quokka"]
     client, reached, url = api_client(reporter), [], "/api/v1/incidents/?q=quokka"
     while url:
         answer = client.get(url).json()

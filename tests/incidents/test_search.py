@@ -2,18 +2,16 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.urls import reverse
-from django.utils import timezone
 
 from incidents.models import Incident
 from incidents.pagination import CURSOR_SEPARATOR, KeysetPage
 from incidents.search import MAX_SEARCH_WORDS, RANKED_MATCHES, tsquery_for
 from incidents.services import comment_add, incident_update
-from tests.factories import make_comment, make_incident
+from tests.factories import make_comment, make_incident, make_shared_word_incidents
 
 on_sqlite = pytest.mark.skipif(connection.vendor == "postgresql", reason="the substring fallback is for SQLite")
 
@@ -146,23 +144,6 @@ def test_search_results_follow_a_new_comment(
     assert titles(responder_client.get(reverse("incidents:list"), {"q": "toner"})) == ["Printer jammed"]
 
 
-def shared_word_incidents(reporter) -> dict[str, list[int]]:
-    """
-    260 incidents whose text holds "quokka", 130 of them "wombat" too, reported a minute
-    apart (some at the same minute), of every severity, some with the word in the title.
-    """
-    start = timezone.now() - timedelta(days=30)
-    incidents = Incident.objects.bulk_create(
-        Incident(reporter=reporter, severity=1 + number % 4, created_at=start + timedelta(minutes=number - number % 7 // 6),
-                 title=f"Quokka {number}" if number % 5 == 0 else f"Report {number}",
-                 description=f"<p>The quokka{' wombat' if number % 2 else ''} case {' quokka' * (number % 3)}.</p>")
-        for number in range(260)
-    )
-    make_incident(reporter=reporter, title="Unrelated wombat")
-    return {"quokka": [incident.pk for incident in incidents],
-            "quokka wombat": [incident.pk for number, incident in enumerate(incidents) if number % 2]}
-
-
 def every_page(client, url: str, query: dict[str, str], *, forwards: bool = True,
                start: str | None = "") -> list[KeysetPage]:
     """Each page, following rel=next (or from `start` backwards, rel=prev) to the end."""
@@ -185,7 +166,7 @@ def ids(pages: list[KeysetPage]) -> list[list[int]]:
 @pytest.mark.django_db
 @pytest.mark.parametrize("sort", ["", "newest", "oldest", "severity", "updated"])
 def test_every_match_of_a_search_is_reached_through_the_pages_in_every_order(responder_client, reporter, sort):
-    expected = shared_word_incidents(reporter)
+    expected = make_shared_word_incidents(reporter)
     url = reverse("incidents:list")
     for text, matches in expected.items():
         query = {"q": text, **({"sort": sort} if sort else {})}
@@ -200,7 +181,7 @@ def test_every_match_of_a_search_is_reached_through_the_pages_in_every_order(res
 @pytest.mark.postgresql
 @pytest.mark.django_db
 def test_best_match_ranks_the_newest_matches_then_lists_the_older_ones_newest_first(responder_client, reporter):
-    matches = shared_word_incidents(reporter)["quokka"]
+    matches = make_shared_word_incidents(reporter)["quokka"]
     url = reverse("incidents:list")
     pages = ids(every_page(responder_client, url, {"q": "quokka"}))
     reached = [pk for page in pages for pk in page]
@@ -222,7 +203,7 @@ def test_best_match_ranks_the_newest_matches_then_lists_the_older_ones_newest_fi
 @pytest.mark.postgresql
 @pytest.mark.django_db
 def test_the_csv_export_of_a_search_holds_every_match_newest_first_in_any_order(responder_client, reporter):
-    for text, matches in shared_word_incidents(reporter).items():
+    for text, matches in make_shared_word_incidents(reporter).items():
         newest = list(Incident.objects.filter(pk__in=matches).order_by("-created_at", "-id").values_list("pk", flat=True))
         for sort in ("", "oldest", "severity"):
             response = responder_client.get(reverse("incidents:export"), {"q": text, **({"sort": sort} if sort else {})})
