@@ -1,5 +1,5 @@
 """
-The load benchmark behind `make bench` (docs/performance.md, "Running the benchmark").
+The load benchmark behind `make bench` (docs/performance.md, "Method").
 
     python -m tests.bench.run [--incidents N] [--comments M] [--redis-url URL] [--duration S] [--pages]
 
@@ -14,12 +14,13 @@ The load benchmark behind `make bench` (docs/performance.md, "Running the benchm
 4. Everyone signs in through the real sign-in: responders with a one-time code computed
    from their authenticator's secret, reporters with their password.
 5. Rounds that alternate the floor (`/bench/floor/`, the cheapest signed-in page) and the
-   mix, so that a machine whose speed drifts slows both alike. In the mix, CLIENTS
-   clients (shared out among the users) each send a request drawn at random as soon as
-   the previous answer is read: an incident's detail (a reporter's own), the list with
-   random filters and sort, sometimes its next page, a search for seeded words, the
-   dashboard. Meanwhile WRITERS post the real forms (CSRF token and version read from
-   the form's page): comments, workflow actions, edits and new reports.
+   mix, so that a machine whose speed drifts slows both alike, both driven by wrk
+   (tests/bench/mix.lua): READERS readers, one per user and one connection each, each
+   send a request drawn at random as soon as the previous answer is read: an incident's
+   detail (a reporter's own), the list with random filters and sort, sometimes its next
+   page, a search (tests/bench/vocabulary.py), the dashboard. Meanwhile WRITERS post the
+   real forms (CSRF token and version read from the form's page): comments, workflow
+   actions, edits and new reports.
 6. Prints, per kind of request: requests per second, latency percentiles, queries per
    request, HTTP errors and connection-level failures (reset, refused, closed without an
    answer); the mix's total and its ratio to the floor; which cache ran; the seed time.
