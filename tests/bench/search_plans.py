@@ -24,7 +24,7 @@ from typing import Any
 SHAPES: dict[str, tuple[str, dict[str, Any]]] = {
     "absent word": ("kubernetes", {}),
     "rare word": ("183", {}),
-    "rare prefix": ("zebr", {}),
+    "absent prefix": ("zebr", {}),
     "common word": ("vpn", {}),
     "very common word": ("network", {}),
     "two words together": ("phone system", {}),

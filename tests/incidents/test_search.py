@@ -210,3 +210,15 @@ def test_the_csv_export_of_a_search_holds_every_match_newest_first_in_any_order(
             assert response.streaming
             rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
             assert [int(row["ID"]) for row in rows] == newest
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db
+@pytest.mark.parametrize("cursor", ["0.0607~12", "3~", "2~not-a-date~1", "1"])
+def test_a_best_match_cursor_that_names_no_part_shows_the_first_page_with_a_notice(responder_client, reporter, cursor):
+    make_shared_word_incidents(reporter)
+    first = responder_client.get(reverse("incidents:list"), {"q": "quokka"})
+    response = responder_client.get(reverse("incidents:list"), {"q": "quokka", "after": cursor})
+    assert response.status_code == 200
+    assert titles(response) == titles(first)
+    assert "That page link is out of date" in response.content.decode()
