@@ -56,9 +56,9 @@ openapi: $(VENV)/.installed-runtime
 	DEBUG=true $(BIN)/python manage.py spectacular --validate --fail-on-warn --file docs/openapi.yaml
 
 # The load benchmark (docs/performance.md): N incidents in PostgreSQL, gunicorn as deployed,
-# 16 clients of 8 signed-in people reading at random while forms are posted. `make bench
-# N=10000` for a quick run; BENCH_ARGS="--redis-url redis://..." for Redis, "--pages" for
-# each page's own URL repeated.
+# wrk's 8 readers, one per signed-in person, reading at random while forms are posted
+# (needs `apt-get install wrk`). `make bench N=10000` for a quick run;
+# BENCH_ARGS="--redis-url redis://..." for Redis, "--pages" for each page's own URL repeated.
 N ?= 1000000
 bench: $(VENV)/.installed-runtime
 	$(BIN)/python -m tests.bench.run --incidents $(N) $(BENCH_ARGS)

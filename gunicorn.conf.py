@@ -100,9 +100,26 @@ limit_request_fields = 100
 limit_request_field_size = 8190
 
 # Recycle workers now and then so a slow leak cannot grow without bound; the jitter
-# keeps them from all restarting at the same moment.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "1000"))
-max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "100"))
+# keeps them from all restarting at the same moment. Rarely: a new worker's first
+# requests compile every template and open new connections (at 1,000 requests, a worker
+# of the benchmark's mix was recycled every 40 seconds).
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "2000"))
+
+# The application is loaded once, in the master, and every worker (a recycled one too)
+# starts from it already imported, instead of importing Django and the apps itself.
+preload_app = True
+
+
+def pre_fork(server: Any, worker: Any) -> None:
+    """
+    Loading the application checked the database (incident_tracker's start-up check)
+    from the master: its connections are closed before the fork, so that no two
+    processes ever share one socket. Each worker opens its own on its first request.
+    """
+    from django.db import connections
+
+    connections.close_all()
 
 
 def post_worker_init(worker: Any) -> None:

@@ -24,6 +24,7 @@ from incidents import permissions
 from incidents.forms import IncidentFilterForm, list_order
 from incidents.models import Category, Comment, Incident
 from incidents.pagination import InvalidCursor, keyset_page
+from incidents.search import RANKED_MATCHES, search_page
 from incidents.services import (
     ReportLimitReached,
     StaleIncidentError,
@@ -129,7 +130,8 @@ class IncidentListView(ApiView):
             OpenApiParameter("category", int, description="A category id."),
             OpenApiParameter("assignee", str, description="`me`, `none`, or a responder's user id."),
             OpenApiParameter("sort", str, enum=["newest", "oldest", "severity", "updated"],
-                             description="Default: best match when searching, else newest."),
+                             description=f"Default: best match when searching (the {RANKED_MATCHES} newest matches, best "
+                                         "first, then the older ones newest first), else newest."),
             OpenApiParameter("after", str, description="Cursor: the page after this one (from `next`)."),
             OpenApiParameter("before", str, description="Cursor: the page before this one (from `previous`)."),
         ],
@@ -144,10 +146,13 @@ class IncidentListView(ApiView):
             raise ValidationError({name: list(messages) for name, messages in form.errors.items()})
         filters = form.valid_filters()
         incidents = Incident.objects.visible_to(self.user).for_list().matching(filters, user=self.user)
-        ordered = incidents.in_list_order(list_order(filters))
+        after, before = request.query_params.get("after", ""), request.query_params.get("before", "")
         try:
-            page = keyset_page(ordered, size=PAGE_SIZE, after=request.query_params.get("after", ""),
-                               before=request.query_params.get("before", ""))
+            if "q" in filters:
+                page = search_page(incidents, order=list_order(filters), size=PAGE_SIZE, after=after, before=before)
+            else:
+                page = keyset_page(incidents.in_list_order(list_order(filters)), size=PAGE_SIZE, after=after,
+                                   before=before)
         except InvalidCursor as error:
             raise ValidationError({"after" if request.query_params.get("after") else "before": [
                 "This cursor was not made by this list and sort; start again from the first page."]}) from error

@@ -53,7 +53,7 @@ def unapplied_migrations(db: BaseDatabaseWrapper = connection) -> list[str]:
 
 def log_unapplied_migrations() -> None:
     """
-    Run once as each web server process starts (wsgi.py), never by manage.py: a
+    Run once as the web server starts (wsgi.py, in gunicorn's master: preload_app), never by manage.py: a
     deployment whose `migrate` step was forgotten or failed says so in the log at
     CRITICAL, and /readyz keeps it out of the load balancer until it is fixed.
     """

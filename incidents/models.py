@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import name_fields
 
 from .attachments import RASTER_CONTENT_TYPES
-from .search import RANKED_MATCHES, SEARCH_CONFIG, tsquery_for
+from .search import SEARCH_CONFIG, tsquery_for
 from .workflow import Status
 
 if TYPE_CHECKING:
@@ -88,26 +88,16 @@ class IncidentQuerySet(models.QuerySet["Incident"]):
 
     def in_list_order(self, sort: str) -> IncidentQuerySet:
         """
-        These incidents in one of the list's orders (SORT_ORDERS); "relevance" is for a
-        search and ranks its RANKED_MATCHES newest matches (see search()).
+        These incidents in one of the list's orders (SORT_ORDERS). "relevance" ranks every
+        one of them: a search's pages bound it to its newest matches (search.search_page).
         """
-        if sort == "relevance":
-            newest = self.order_by("-created_at", "-id").values("pk")[:RANKED_MATCHES]
-            return self.filter(pk__in=newest).ranked()
         return self.order_by(*SORT_ORDERS[sort])
-
-    def ranked(self) -> IncidentQuerySet:
-        """Every one of these matches of a search, the best first: for matches already bounded (search_page)."""
-        return self.order_by(*SORT_ORDERS["relevance"])
 
     def search(self, text: str) -> IncidentQuerySet:
         """
         Incidents matching what a user typed, annotated with `rank` (higher is more
         relevant): full-text on PostgreSQL (see incidents/search.py); a substring match
-        on title and description elsewhere, where every match ranks the same. How well
-        each matches (in_list_order("relevance")) is worked out only for the
-        newest RANKED_MATCHES matches: ranking means reading every match's document,
-        and a common word matches a tenth of the table. The page says so.
+        on title and description elsewhere, where every match ranks the same.
         """
         if connections[self.db].vendor != "postgresql":
             matches = self.filter(Q(title__icontains=text) | Q(description__icontains=text))

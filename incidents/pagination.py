@@ -141,3 +141,45 @@ def bounded_count(queryset: QuerySet[M], cap: int = COUNT_CAP) -> int:
     than 100" rather than counting every match. At most cap + 1 index entries are read.
     """
     return queryset.order_by().values("pk")[: cap + 1].count()
+
+
+def _in_part(page: KeysetPage[M], part: str) -> KeysetPage[M]:
+    def tagged(cursor: str | None) -> str | None:
+        return None if cursor is None else f"{part}{CURSOR_SEPARATOR}{cursor}"
+
+    return KeysetPage(rows=page.rows, next_cursor=tagged(page.next_cursor), previous_cursor=tagged(page.previous_cursor))
+
+
+def _last_page(queryset: QuerySet[M], *, size: int) -> KeysetPage[M]:
+    rows = list(queryset.reverse()[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size][::-1]
+    return KeysetPage(rows=rows, next_cursor=None,
+                      previous_cursor=encode_cursor(rows[0], _sort_keys(queryset)) if more and rows else None)
+
+
+def chained_page(first: QuerySet[M], then: QuerySet[M], *, size: int, after: str = "",
+                 before: str = "") -> KeysetPage[M]:
+    """
+    One page of the rows of `first` followed by those of `then`: two disjoint querysets,
+    each in its own keyset order. A page holds rows of one part only, and its cursors
+    name their part ("1~…", "2~…"); "2~" alone is the edge between the parts (after it,
+    the first page of `then`; before it, the last page of `first`).
+    """
+    part, separator, cursor = (after or before).partition(CURSOR_SEPARATOR)
+    if (after or before) and (part not in ("1", "2") or not separator):
+        raise InvalidCursor(after or before)
+    backwards = bool(before) and not after
+    edge = f"2{CURSOR_SEPARATOR}"
+    if part == "2" and not cursor and backwards:
+        page = _in_part(_last_page(first, size=size), "1")
+        return KeysetPage(rows=page.rows, next_cursor=edge, previous_cursor=page.previous_cursor)
+    if part == "2":
+        page = _in_part(keyset_page(then, size=size, after="" if backwards else cursor,
+                                    before=cursor if backwards else ""), "2")
+        return KeysetPage(rows=page.rows, next_cursor=page.next_cursor, previous_cursor=page.previous_cursor or edge)
+    page = _in_part(keyset_page(first, size=size, after="" if backwards else cursor,
+                                before=cursor if backwards else ""), "1")
+    if page.next_cursor is None and then.exists():
+        return KeysetPage(rows=page.rows, next_cursor=edge, previous_cursor=page.previous_cursor)
+    return page

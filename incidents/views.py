@@ -25,9 +25,9 @@ from audit.services import audit_record
 from . import dashboard, permissions
 from .export import csv_lines
 from .forms import CommentForm, IncidentEditForm, IncidentFilterForm, IncidentReportForm, TransitionForm, list_order
-from .models import Attachment, Comment, Incident, IncidentQuerySet, RANKED_MATCHES
+from .models import Attachment, Comment, Incident, IncidentQuerySet
 from .pagination import COUNT_CAP, InvalidCursor, KeysetPage, bounded_count, keyset_page
-from .search import search_page
+from .search import NEWEST_FIRST, RANKED_MATCHES, search_page
 from .services import (
     ReportLimitReached, StaleIncidentError, attachment_remove, comment_add, incident_create, incident_report_count,
     incident_transition, incident_update,
@@ -118,10 +118,11 @@ class IncidentListView(VisibleIncidentMixin, TemplateView):
 
     def page_and_total(self, filtered: IncidentQuerySet, filters: dict[str, Any], *, after: str = "",
                        before: str = "") -> tuple[KeysetPage[Incident], int]:
-        """One page of the list and how many incidents match (a search's as search_page() reads them)."""
+        """One page of the list and how many incidents match, up to COUNT_CAP."""
         if "q" in filters:
-            return search_page(filtered, text=filters["q"], order=list_order(filters), size=self.page_size,
-                               after=after, before=before)
+            matching = filtered.search(filters["q"])
+            page = search_page(matching, order=list_order(filters), size=self.page_size, after=after, before=before)
+            return page, bounded_count(matching)
         ordered = filtered.in_list_order(list_order(filters))
         return keyset_page(ordered, size=self.page_size, after=after, before=before), bounded_count(filtered)
 
@@ -131,11 +132,13 @@ EXPORT_WINDOW = timedelta(hours=1)
 
 class IncidentExportView(VisibleIncidentMixin, View):
     """
-    The list's current filters as a CSV download. The audit row is written before the
-    first byte is sent: it records who exported and which filters, because a streamed
-    download has no reliable end (the client may stop reading) at which to count rows.
-    One row per export, and at most INCIDENT_EXPORTS_PER_HOUR exports per person an hour
-    (counted in the database), so exports cannot flood the audit log.
+    The list's current filters as a CSV download: every match, newest first whatever the
+    list's order (a search's ranked matches bound its pages, not the file). The audit row
+    is written before the first byte is sent: it records who exported and which filters,
+    because a streamed download has no reliable end (the client may stop reading) at
+    which to count rows. One row per export, and at most INCIDENT_EXPORTS_PER_HOUR
+    exports per person an hour (counted in the database), so exports cannot flood the
+    audit log.
     """
 
     def get(self, request: HttpRequest) -> HttpResponseBase:
@@ -145,7 +148,7 @@ class IncidentExportView(VisibleIncidentMixin, View):
                 "anyone may. Try again later.", status=429, content_type="text/plain; charset=utf-8",
                 headers={"Retry-After": str(int(EXPORT_WINDOW.total_seconds()))})
         filters = IncidentFilterForm(request.GET).valid_filters()
-        incidents = self.get_queryset().matching(filters, user=self.user).in_list_order(list_order(filters))
+        incidents = self.get_queryset().matching(filters, user=self.user).order_by(*NEWEST_FIRST)
         audit_record(
             Action.INCIDENTS_EXPORTED,
             actor=self.user,

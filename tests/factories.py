@@ -93,3 +93,20 @@ def make_upload(name: str = "screenshot.png", content: bytes | None = None, *,
                 content_type: str = "image/png") -> SimpleUploadedFile:
     """A file as a form would receive it; the browser's claimed type is what `content_type` says."""
     return SimpleUploadedFile(name, image_bytes() if content is None else content, content_type=content_type)
+
+
+def make_shared_word_incidents(reporter: User) -> dict[str, list[int]]:
+    """
+    260 incidents whose text holds "quokka", 130 of them "wombat" too, reported a minute
+    apart (some at the same minute), of every severity, some with the word in the title.
+    """
+    start = timezone.now() - timedelta(days=30)
+    incidents = Incident.objects.bulk_create(
+        Incident(reporter=reporter, severity=1 + number % 4, created_at=start + timedelta(minutes=number - number % 7 // 6),
+                 title=f"Quokka {number}" if number % 5 == 0 else f"Report {number}",
+                 description=f"<p>The quokka{' wombat' if number % 2 else ''} case {' quokka' * (number % 3)}.</p>")
+        for number in range(260)
+    )
+    make_incident(reporter=reporter, title="Unrelated wombat")
+    return {"quokka": [incident.pk for incident in incidents],
+            "quokka wombat": [incident.pk for number, incident in enumerate(incidents) if number % 2]}

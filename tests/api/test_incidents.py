@@ -15,7 +15,7 @@ from audit.models import Action, AuditLog
 from incidents.models import Comment, Incident, Severity
 from incidents.services import comment_add
 from incidents.workflow import Status
-from tests.factories import make_category, make_comment, make_incident, make_user
+from tests.factories import make_category, make_comment, make_incident, make_shared_word_incidents, make_user
 
 pytestmark = pytest.mark.django_db
 PROBLEM = "application/problem+json"
@@ -334,3 +334,15 @@ def test_comments_and_the_timeline_come_in_bounded_pages_with_a_link_to_the_rest
     timeline = send(client, "get", f"incidents/{incident.pk}/timeline/")
     assert len(timeline.json()) == 3 and 'rel="next"' in timeline["Link"]
     assert_problem(send(client, "get", f"incidents/{incident.pk}/comments/?after=x"), 400)
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db
+def test_the_api_reaches_every_match_in_best_match_order(reporter, api_client):
+    ids = make_shared_word_incidents(reporter)["quokka"]
+    client, reached, url = api_client(reporter), [], "/api/v1/incidents/?q=quokka"
+    while url:
+        answer = client.get(url).json()
+        reached += [incident["id"] for incident in answer["results"]]
+        url = answer["next"]
+    assert sorted(reached) == sorted(ids)

@@ -1,5 +1,5 @@
 """
-The load benchmark behind `make bench` (docs/performance.md, "Running the benchmark").
+The load benchmark behind `make bench` (docs/performance.md, "Method").
 
     python -m tests.bench.run [--incidents N] [--comments M] [--redis-url URL] [--duration S] [--pages]
 
@@ -14,12 +14,13 @@ The load benchmark behind `make bench` (docs/performance.md, "Running the benchm
 4. Everyone signs in through the real sign-in: responders with a one-time code computed
    from their authenticator's secret, reporters with their password.
 5. Rounds that alternate the floor (`/bench/floor/`, the cheapest signed-in page) and the
-   mix, so that a machine whose speed drifts slows both alike. In the mix, CLIENTS
-   clients (shared out among the users) each send a request drawn at random as soon as
-   the previous answer is read: an incident's detail (a reporter's own), the list with
-   random filters and sort, sometimes its next page, a search for seeded words, the
-   dashboard. Meanwhile WRITERS post the real forms (CSRF token and version read from
-   the form's page): comments, workflow actions, edits and new reports.
+   mix, so that a machine whose speed drifts slows both alike, both driven by wrk
+   (tests/bench/mix.lua): READERS readers, one per user and one connection each, each
+   send a request drawn at random as soon as the previous answer is read: an incident's
+   detail (a reporter's own), the list with random filters and sort, sometimes its next
+   page, a search (tests/bench/vocabulary.py), the dashboard. Meanwhile WRITERS post the
+   real forms (CSRF token and version read from the form's page): comments, workflow
+   actions, edits and new reports.
 6. Prints, per kind of request: requests per second, latency percentiles, queries per
    request, HTTP errors and connection-level failures (reset, refused, closed without an
    answer); the mix's total and its ratio to the floor; which cache ran; the seed time.
@@ -35,12 +36,14 @@ import itertools
 import json
 import os
 import random
+import re
 import secrets
 import select
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -55,6 +58,8 @@ from urllib.parse import urlencode
 import psycopg
 from psycopg import sql
 
+from tests.bench.vocabulary import search_text, seeded_words
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "test-artifacts"
 HOST = "127.0.0.1"
@@ -66,6 +71,11 @@ DEPLOYED_ENVIRONMENT = {"WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4", "LOG_LE
 PROXY_HEADERS = {"Host": HOST, "X-Forwarded-Proto": "https"}
 
 CLIENTS = 16
+# The mix's readers: wrk threads of one connection each (tests/bench/mix.lua), one per person.
+READERS = 8
+WRK_SCRIPT = Path(__file__).with_name("mix.lua")
+# Requests drawn for each reader per round; it starts over if it sends them all.
+DRAWN_REQUESTS = 5000
 RESPONDERS = 4
 REPORTERS = 4
 # How the mix draws its requests; a list page is followed to its next page this often.
@@ -377,16 +387,6 @@ class Targets:
 EMPTY_TARGETS = Targets(0, 0, [], [], [], [], [])
 
 
-def seeded_words() -> list[str]:
-    """The words of the seeded titles, descriptions and comments (incidents/seeding.py)."""
-    from incidents import seeding
-
-    texts = [*seeding.SYSTEMS, *seeding.SYMPTOMS, *seeding.PLACES, *seeding.OPENINGS, *seeding.DETAILS,
-             *seeding.COMMENTS, *seeding.TEAMS]
-    words = {word.strip(".,:;!?'\"{}").lower() for text in texts for word in text.split()}
-    return sorted(word for word in words if word.isalpha())
-
-
 def load_targets(url: str) -> Targets:
     from incidents.models import Severity
     from incidents.workflow import Status
@@ -427,8 +427,7 @@ class Reader:
         if kind == "list":
             return kind, "/incidents/?" + urlencode(self.filters())
         if kind == "search":
-            words = self.random.sample(self.targets.words, k=self.random.randint(1, 2))
-            return kind, "/incidents/?" + urlencode({"q": " ".join(words)})
+            return kind, "/incidents/?" + urlencode({"q": search_text(self.random, self.targets.words)})
         return kind, "/"
 
     def incident(self) -> int:
@@ -563,18 +562,56 @@ def floor_request(reader: Reader) -> tuple[str, str]:
     return "floor", FLOOR
 
 
+def wrk_loop(port: int, readers: list[Reader], pick: Callable[[Reader], tuple[str, str]], recorder: Recorder, *,
+             seconds: float, follow: float) -> None:
+    """
+    wrk sends each reader's requests (DRAWN_REQUESTS drawn by `pick`) over one connection
+    each, the next as soon as the previous answer is read, for `seconds`; each answer's
+    kind, status, latency and query count are added to `recorder`. wrk is written in C
+    and leaves the cores to the server: the Python clients it replaced cost the machine
+    as much as the server did.
+    """
+    with tempfile.TemporaryDirectory(prefix="bench-wrk-") as name:
+        folder = Path(name)
+        for number, reader in enumerate(readers):
+            (folder / f"cookies-{number}").write_text("; ".join(f"{k}={v}" for k, v in reader.session.cookies.items()))
+            lines = (f"{kind}\t{path}\n" for kind, path in (pick(reader) for _ in range(DRAWN_REQUESTS)))
+            (folder / f"requests-{number}").write_text("".join(lines))
+        (folder / "follow").write_text(str(follow))
+        result = subprocess.run(
+            ["wrk", f"-t{len(readers)}", f"-c{len(readers)}", f"-d{seconds:.0f}s", "--timeout", "60s",
+             "-s", str(WRK_SCRIPT), f"http://{HOST}:{port}", "--", str(folder)],
+            capture_output=True, text=True, check=True,
+        )
+        recorder.seconds += seconds
+        with recorder.lock:
+            for number in range(len(readers)):
+                for line in (folder / f"answers-{number}").read_text().splitlines():
+                    kind, status, microseconds, queries = line.split("\t")
+                    stats = recorder.stats(kind)
+                    if status != "200":
+                        stats.errors.append(f"{status} for {kind}")
+                        continue
+                    stats.latencies.append(float(microseconds) / 1e6)
+                    stats.queries.append(int(queries or 0))
+            errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", result.stdout)
+            for failure, count in zip(("refused", "read", "write", "timeout"), errors.groups() if errors else ()):
+                if int(count):
+                    recorder.stats("wrk connections").failures[failure] += int(count)
+
+
 def mixed_rounds(port: int, people: list[User], targets: Targets, options: argparse.Namespace) -> tuple[Recorder, Recorder]:
     """The floor and the mix in alternating rounds, writers running during the mix; returns both recorders."""
-    readers = [Reader(port, people[number % len(people)], targets, seed=number) for number in range(CLIENTS)]
+    readers = [Reader(port, people[number % len(people)], targets, seed=number) for number in range(READERS)]
     responder = next(person for person in people if person.is_responder)
     reporter = next(person for person in people if not person.is_responder)
     floor, mix = Recorder(), Recorder()
-    seconds, limit = options.duration / options.rounds, max(1, options.limit // options.rounds)
-    # A few unmeasured requests per client first: connections, the workers' first queries.
-    closed_loop(readers, Reader.pick, Recorder(), seconds=30, limit=CLIENTS * 5)
+    seconds = max(1.0, options.duration / options.rounds)
+    # Unmeasured first: connections, the workers' first queries and templates.
+    wrk_loop(port, readers, Reader.pick, Recorder(), seconds=10, follow=FOLLOW_NEXT_PAGE)
     for round_number in range(1, options.rounds + 1):
         log(f"Round {round_number} of {options.rounds}…")
-        closed_loop(readers, floor_request, floor, seconds=seconds, limit=limit)
+        wrk_loop(port, readers, floor_request, floor, seconds=seconds, follow=0)
         stop = threading.Event()
         writers = [
             threading.Thread(target=Writer(port, responder if number % 2 else reporter, targets, mix,
@@ -584,7 +621,7 @@ def mixed_rounds(port: int, people: list[User], targets: Targets, options: argpa
         ]
         for writer in writers:
             writer.start()
-        closed_loop(readers, Reader.pick, mix, seconds=seconds, limit=limit)
+        wrk_loop(port, readers, Reader.pick, mix, seconds=seconds, follow=FOLLOW_NEXT_PAGE)
         stop.set()
         for writer in writers:
             writer.join()
@@ -810,7 +847,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", "8300")))
     parser.add_argument("--duration", type=float, default=30.0,
                         help="seconds measured of the mix, and as many of the floor (default 30)")
-    parser.add_argument("--limit", type=int, default=20_000, help="most requests measured of each (default 20,000)")
+    parser.add_argument("--limit", type=int, default=20_000,
+                        help="--pages: most requests measured of each page (default 20,000)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of floor then mix (default 5)")
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", ""),
                         help="cache and sessions in Redis, as production with REDIS_URL; default: the database cache")
@@ -852,7 +890,7 @@ def main() -> None:
         log(f"Single pages, each repeated by {CLIENTS} clients of one responder (export: {EXPORT_CLIENTS})")
         everything = report_pages(recorders)
     else:
-        log(f"Mix: {CLIENTS} clients as {len(people)} users ({responders} responders, {len(people) - responders}"
+        log(f"Mix: {READERS} wrk readers as {len(people)} users ({responders} responders, {len(people) - responders}"
             f" reporters), {WRITERS} writers posting {WRITES_PER_SECOND} forms/s in all;"
             f" {options.rounds} rounds of floor then mix")
         everything = report_mix(floor, mix)

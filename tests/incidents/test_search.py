@@ -1,15 +1,17 @@
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from incidents.models import Incident
-from incidents import search
-from incidents.search import MAX_SEARCH_WORDS, tsquery_for
+from incidents.pagination import CURSOR_SEPARATOR, KeysetPage
+from incidents.search import MAX_SEARCH_WORDS, RANKED_MATCHES, tsquery_for
 from incidents.services import comment_add, incident_update
-from tests.factories import make_comment, make_incident
+from tests.factories import make_comment, make_incident, make_shared_word_incidents
 
 on_sqlite = pytest.mark.skipif(connection.vendor == "postgresql", reason="the substring fallback is for SQLite")
 
@@ -142,100 +144,81 @@ def test_search_results_follow_a_new_comment(
     assert titles(responder_client.get(reverse("incidents:list"), {"q": "toner"})) == ["Printer jammed"]
 
 
-def searched_through_the_index(captured) -> bool:
-    """Whether the page's own query (26 rows: a page and one more) ran while the walks were off."""
-    statements = [query["sql"] for query in captured]
-    walks_off = [number for number, sql in enumerate(statements) if "enable_seqscan = off" in sql]
-    walks_on = [number for number, sql in enumerate(statements) if "enable_seqscan TO DEFAULT" in sql]
-    [page] = [number for number, sql in enumerate(statements) if "LIMIT 26" in sql]
-    return any(off < page < on for off, on in zip(walks_off, walks_on))
+def every_page(client, url: str, query: dict[str, str], *, forwards: bool = True,
+               start: str | None = "") -> list[KeysetPage]:
+    """Each page, following rel=next (or from `start` backwards, rel=prev) to the end."""
+    pages, cursor, name = [], start, "after" if forwards else "before"
+    while True:
+        response = client.get(url, {**query, **({name: cursor} if cursor else {})})
+        assert response.status_code == 200
+        page = response.context["page"]
+        pages.append(page)
+        cursor = page.next_cursor if forwards else page.previous_cursor
+        if not cursor:
+            return pages
+
+
+def ids(pages: list[KeysetPage]) -> list[list[int]]:
+    return [[incident.pk for incident in page.rows] for page in pages]
 
 
 @pytest.mark.postgresql
 @pytest.mark.django_db
-def test_a_search_of_several_words_with_few_matches_is_read_through_its_index(
-        responder_client, reporter, monkeypatch):
-    for number in range(6):
-        make_incident(reporter=reporter, title=f"Payroll login fails {number}")
+@pytest.mark.parametrize("sort", ["", "newest", "oldest", "severity", "updated"])
+def test_every_match_of_a_search_is_reached_through_the_pages_in_every_order(responder_client, reporter, sort):
+    expected = make_shared_word_incidents(reporter)
     url = reverse("incidents:list")
-    with CaptureQueriesContext(connection) as few:
-        through_the_index = responder_client.get(url, {"q": "payroll login", "sort": "oldest"})
-    monkeypatch.setattr(search, "INDEX_PLAN_LIMIT", 5)
-    with CaptureQueriesContext(connection) as many:
-        planned = responder_client.get(url, {"q": "payroll login", "sort": "oldest"})
-    with CaptureQueriesContext(connection) as one_word:
-        responder_client.get(url, {"q": "payroll", "sort": "oldest"})
-    assert searched_through_the_index(few) and not searched_through_the_index(many)
-    assert not searched_through_the_index(one_word), "one word's matches are estimated well: PostgreSQL plans it"
-    assert titles(through_the_index) == titles(planned) == [f"Payroll login fails {number}" for number in range(6)]
-    assert "6 incidents match the filters" in through_the_index.content.decode()
-    assert "6 incidents match the filters" in planned.content.decode()
+    for text, matches in expected.items():
+        query = {"q": text, **({"sort": sort} if sort else {})}
+        pages = every_page(responder_client, url, query)
+        reached = [pk for page in ids(pages) for pk in page]
+        assert sorted(reached) == sorted(matches), f"{text!r} sorted by {sort or 'best match'}"
+        # Back from the last page through rel=prev: the same pages, in reverse.
+        backwards = every_page(responder_client, url, query, forwards=False, start=pages[-1].previous_cursor)
+        assert ids(backwards)[::-1] == ids(pages)[:-1]
 
 
 @pytest.mark.postgresql
 @pytest.mark.django_db
-def test_only_the_search_reads_go_through_the_index():
-    with search.planned_without("default", "seqscan", "indexscan"), connection.cursor() as cursor:
-        cursor.execute("SHOW enable_seqscan")
-        inside = cursor.fetchone()[0]
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW enable_seqscan")
-        after = cursor.fetchone()[0]
-    assert (inside, after) == ("off", "on")
-
-
-def ranking_at_most(monkeypatch, matches: int) -> None:
-    monkeypatch.setattr(search, "RANKED_MATCHES", matches)
-    monkeypatch.setattr("incidents.models.RANKED_MATCHES", matches)
-
-
-def searched_in_window(client, monkeypatch, text: str, *, window: int) -> tuple[list[str], list[str]]:
-    """The titles a search for `text` lists when RECENT_WINDOW is `window`, and the SQL it ran."""
-    monkeypatch.setattr(search, "RECENT_WINDOW", window)
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(reverse("incidents:list"), {"q": text})
-    return titles(response), [query["sql"] for query in queries]
+def test_best_match_ranks_the_newest_matches_then_lists_the_older_ones_newest_first(responder_client, reporter):
+    matches = make_shared_word_incidents(reporter)["quokka"]
+    url = reverse("incidents:list")
+    pages = ids(every_page(responder_client, url, {"q": "quokka"}))
+    reached = [pk for page in pages for pk in page]
+    newest = list(Incident.objects.filter(pk__in=matches).order_by("-created_at", "-id").values_list("pk", flat=True))
+    ranks = {incident.pk: getattr(incident, "rank") for incident in Incident.objects.search("quokka").filter(pk__in=matches)}
+    ranked = sorted(newest[:RANKED_MATCHES], key=lambda pk: (-ranks[pk], -pk))
+    assert reached == ranked + newest[RANKED_MATCHES:]
+    # The pages never mix the two parts, and rel=prev walks back over the same pages.
+    assert [len(page) for page in pages] == [25] * 8 + [25, 25, 10]
+    last_page = responder_client.get(url, {"q": "quokka", "before": f"2{CURSOR_SEPARATOR}"}).context["page"]
+    assert [incident.pk for incident in last_page.rows] == pages[7]
+    backwards = every_page(responder_client, url, {"q": "quokka"}, forwards=False, start=last_page.previous_cursor)
+    assert ids(backwards)[::-1] == pages[:7]
+    page = responder_client.get(url, {"q": "quokka"})
+    assert "More than 100 incidents match the filters." in page.content.decode()
+    assert "older matches follow, newest first" in page.content.decode()
 
 
 @pytest.mark.postgresql
 @pytest.mark.django_db
-def test_a_relevance_search_finds_its_newest_matches_among_the_newest_incidents_first(
-        responder_client, reporter, monkeypatch):
-    ranking_at_most(monkeypatch, 3)
-    for number in range(4):
-        make_incident(reporter=reporter, title=f"Phone outage {number}")
-    for number in range(4):
-        make_incident(reporter=reporter, title=f"Phone system down {number}")
-        make_incident(reporter=reporter, title=f"Printer jammed {number}")
-
-    def search_for(text: str, *, window: int) -> tuple[list[str], bool]:
-        found, statements = searched_in_window(responder_client, monkeypatch, text, window=window)
-        page_reads = [sql for sql in statements if "LIMIT 26" in sql]
-        return found, any('"created_at" >=' in sql for sql in page_reads)
-
-    # The newest eight incidents hold three matches or more: the page is read among them.
-    in_window, read_in_window = search_for("phone", window=8)
-    assert read_in_window
-    assert in_window == search_for("phone", window=1000)[0] == [f"Phone system down {n}" for n in (3, 2, 1)]
-    # They hold none of these: the whole table is searched, and the older matches found.
-    older, read_in_window = search_for("outage", window=8)
-    assert not read_in_window
-    assert older == [f"Phone outage {n}" for n in (3, 2, 1)]
+def test_the_csv_export_of_a_search_holds_every_match_newest_first_in_any_order(responder_client, reporter):
+    for text, matches in make_shared_word_incidents(reporter).items():
+        newest = list(Incident.objects.filter(pk__in=matches).order_by("-created_at", "-id").values_list("pk", flat=True))
+        for sort in ("", "oldest", "severity"):
+            response = responder_client.get(reverse("incidents:export"), {"q": text, **({"sort": sort} if sort else {})})
+            assert response.streaming
+            rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+            assert [int(row["ID"]) for row in rows] == newest
 
 
 @pytest.mark.postgresql
 @pytest.mark.django_db
-def test_a_relevance_search_with_enough_matches_among_the_newest_walks_on_for_the_rest(
-        responder_client, reporter, monkeypatch):
-    ranking_at_most(monkeypatch, 4)
-    monkeypatch.setattr(search, "COUNT_CAP", 1)
-    for number in range(3):
-        make_incident(reporter=reporter, title=f"Phone outage {number}")
-        make_incident(reporter=reporter, title=f"Printer jammed {number}")
-
-    # Two matches among the newest four incidents: more than the cap, fewer than ranked.
-    walked_on, statements = searched_in_window(responder_client, monkeypatch, "phone", window=4)
-    settings = [sql for sql in statements if sql.startswith("SET LOCAL enable_")]
-    assert settings == ["SET LOCAL enable_bitmapscan = off", "SET LOCAL enable_bitmapscan TO DEFAULT"]
-    assert walked_on == searched_in_window(responder_client, monkeypatch, "phone", window=1000)[0] == [
-        f"Phone outage {n}" for n in (2, 1, 0)]
+@pytest.mark.parametrize("cursor", ["0.0607~12", "3~", "2~not-a-date~1", "1"])
+def test_a_best_match_cursor_that_names_no_part_shows_the_first_page_with_a_notice(responder_client, reporter, cursor):
+    make_shared_word_incidents(reporter)
+    first = responder_client.get(reverse("incidents:list"), {"q": "quokka"})
+    response = responder_client.get(reverse("incidents:list"), {"q": "quokka", "after": cursor})
+    assert response.status_code == 200
+    assert titles(response) == titles(first)
+    assert "That page link is out of date" in response.content.decode()
