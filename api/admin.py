@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.types import request_user
-from audit.admin import register_target_models
+from audit.admin import ReadOnlyAdmin, register_target_models
 
 from .models import AlertDelivery, AlertGroup, AlertIntegration, DeliveryResult
 from .services import DELIVERY_LOG_DAYS, integration_create, integration_save, integration_secret_rotate
@@ -77,7 +77,7 @@ class AlertIntegrationAdmin(admin.ModelAdmin):
 
 
 @admin.register(AlertGroup)
-class AlertGroupAdmin(admin.ModelAdmin):
+class AlertGroupAdmin(ReadOnlyAdmin):
     """Read-only: groups change only through alert deliveries."""
 
     list_display = ("key", "integration", "incident", "is_open", "notifications", "first_received_at", "last_received_at")
@@ -87,18 +87,9 @@ class AlertGroupAdmin(admin.ModelAdmin):
     fields = (*list_display, "truncated_alerts", "group_labels", "external_url", "alerts")
     readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(AlertDelivery)
-class AlertDeliveryAdmin(admin.ModelAdmin):
+class AlertDeliveryAdmin(ReadOnlyAdmin):
     """Read-only: the last DELIVERY_LOG_DAYS of every integration's deliveries, refused ones with why."""
 
     list_display = ("received_at", "integration", "result", "outcome", "status_code", "alerts", "dropped", "body_bytes",
@@ -115,12 +106,3 @@ class AlertDeliveryAdmin(admin.ModelAdmin):
     @admin.display(description="error")
     def error_start(self, obj: AlertDelivery) -> str:
         return obj.error[:120]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -18,8 +18,9 @@ Decisions (docs/api.md says them to users):
 - The same body again within ALERT_RETRY_WINDOW is a retry of a delivery, not a
   repeat: it changes nothing and answers as before.
 - Lock order, as every writer of incidents: the group's row, then the incident's row,
-  then the audit chain (audit_record). Taking the chain first, as auto-resolve once
-  did, deadlocks with a person editing the same incident.
+  then the incident counts' rows (a change of status or severity), then the audit
+  chain (audit_record). Auto-resolve once commented (taking the chain) before it moved
+  the incident, and deadlocked with a responder moving another incident.
 """
 from __future__ import annotations
 
@@ -308,12 +309,19 @@ def _earlier_delivery(integration: AlertIntegration, key_digest: str, body_diges
 
 
 def _follow(integration: AlertIntegration, group: AlertGroup, change: Change, *, reopen: bool, created: bool) -> None:
-    """The incident follows its still-firing group: reopened, told who joined and left, made more severe."""
+    """
+    The incident follows its still-firing group: reopened, made more severe, told who
+    joined and left. The writes that move the incident counts (status, severity) come
+    before the audit row that only the chain's lock guards, as in every writer.
+    """
     incident = group.incident
     assert incident is not None
     account = integration.account
     if reopen:
         incident = incident_transition(incident, actor=account, name="reopen")
+    severity = min((entry["severity"] for entry in change.firing), default=incident.severity)
+    if severity < incident.severity:
+        incident = incident_severity_raise(incident, actor=account, severity=severity)
     if not created:
         changes: dict[str, Any] = {"notifications": [group.notifications - 1, group.notifications]}
         if change.joined:
@@ -321,22 +329,25 @@ def _follow(integration: AlertIntegration, group: AlertGroup, change: Change, *,
         if change.left:
             changes["alerts_left"] = [None, listed(change.left)]
         audit_record(Action.ALERT_REPEATED, actor=account, target=incident, changes=changes)
-    severity = min((entry["severity"] for entry in change.firing), default=incident.severity)
-    if severity < incident.severity:
-        incident = incident_severity_raise(incident, actor=account, severity=severity)
     group.incident = incident
 
 
 def _resolve(integration: AlertIntegration, group: AlertGroup) -> str:
-    """Every alert of the group resolved: a comment says so, and the incident is resolved if the integration says so."""
+    """
+    Every alert of the group resolved: the incident is resolved if the integration says
+    so, then a comment says why. Resolving first takes the incident counts' rows before
+    the audit chain's lock, the order of every writer; the comment's audit row first
+    would hold the chain while waiting for those rows, and deadlock with a responder
+    moving another incident.
+    """
     incident = group.incident
     assert incident is not None
     resolving = integration.resolve_on_resolved
+    if resolving:
+        incident = group.incident = incident_resolve_from_monitoring(incident, actor=integration.account)
+        group.is_open = False
     comment_add(incident, author=integration.account, body=(
         "<p>Monitoring reports every alert of this group resolved."
         + (" The incident is resolved with it.</p>" if resolving else "</p>")
     ))
-    if resolving:
-        group.incident = incident_resolve_from_monitoring(incident, actor=integration.account)
-        group.is_open = False
     return "resolved"

@@ -16,7 +16,6 @@ urlpatterns = [
     path("categories/", views.CategoryListView.as_view(), name="api-categories"),
     path("me/", views.MeView.as_view(), name="api-me"),
     path("alerts/alertmanager/", alerts.AlertmanagerView.as_view(), name="api-alerts-alertmanager"),
-    path("alerts/grafana/", alerts.AlertmanagerView.as_view(), name="api-alerts-grafana"),
     path("alerts/generic/", alerts.GenericAlertView.as_view(), name="api-alerts-generic"),
 ]
 # Monitoring's `url:` is often written without the slash. A redirect would lose the
@@ -24,6 +23,5 @@ urlpatterns = [
 # left out of the schema.
 urlpatterns += [
     path(f"alerts/{name}", view.as_view(schema=None))
-    for name, view in (("alertmanager", alerts.AlertmanagerView), ("grafana", alerts.AlertmanagerView),
-                       ("generic", alerts.GenericAlertView))
+    for name, view in (("alertmanager", alerts.AlertmanagerView), ("generic", alerts.GenericAlertView))
 ]
