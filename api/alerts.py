@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,8 @@ from .services import (
     alert_receive, delivery_failed, delivery_refuse, delivery_store, digest, integration_authenticate,
 )
 from .throttling import PerIntegrationThrottle
+
+logger = logging.getLogger(__name__)
 
 TITLE_LENGTH = 200
 # Alerts described in full in a new incident's description; the incident's alert panel lists the group.
@@ -226,6 +229,8 @@ def _json(body: bytes) -> Any:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ParseError(f"The body is not JSON: {error}.") from error
+    except RecursionError as error:
+        raise ParseError("The body is not JSON a sender makes: it nests too deeply.") from error
 
 
 class AlertView(APIView):
@@ -267,6 +272,9 @@ class AlertView(APIView):
         if isinstance(integration, AlertIntegration) and response.status_code >= 400:
             delivery_refuse(integration, delivery=self.delivery, status_code=response.status_code,
                             error=json.dumps(response.data, default=str)[:VALUE_LIMIT])
+        elif response.status_code == status.HTTP_401_UNAUTHORIZED:
+            # No integration to log it against: the server log is where an administrator finds it.
+            logger.warning("alert delivery to %s refused with 401: %s", self.request.path, response.data.get("detail"))
         return response
 
 

@@ -108,7 +108,8 @@ class AlertGroup(models.Model):
     key = models.CharField(max_length=255)
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="alert_groups", null=True)
     is_open = models.BooleanField(default=True)
-    notifications = models.PositiveIntegerField(default=0, help_text="Firing notifications received, the first included.")
+    notifications = models.PositiveIntegerField(
+        default=0, help_text="Notifications filed on the group, the first included (retries and dropped ones are not).")
     last_payload_digest = models.CharField(max_length=64, blank=True)
     first_received_at = models.DateTimeField(default=timezone.now)
     last_received_at = models.DateTimeField(default=timezone.now)

@@ -129,6 +129,20 @@ def test_malformed_json_is_refused_and_visible_in_the_delivery_log(prometheus, a
     assert '<td class="field-refused">1</td>' in counts
 
 
+def test_json_nested_past_the_parsers_depth_is_refused_as_malformed(prometheus):
+    response = Client().post(ALERTMANAGER, data="[" * 100_000, content_type="application/json",
+                             headers={"Authorization": f"Bearer {prometheus[1]}"})
+    assert response.status_code == 400 and "nests too deeply" in response.json()["detail"]
+    assert AlertDelivery.objects.get().result == DeliveryResult.REFUSED
+
+
+def test_a_wrong_secret_is_refused_and_logged_for_the_administrator(caplog):
+    response = deliver("ita_wrong", payloads.firing())
+    assert response.status_code == 401
+    assert "alert delivery to /api/v1/alerts/alertmanager/ refused with 401" in caplog.text
+    assert not AlertDelivery.objects.exists()
+
+
 def test_the_delivery_log_counts_each_result(prometheus):
     secret = prometheus[1]
     deliver(secret, payloads.firing())
