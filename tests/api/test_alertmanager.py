@@ -154,6 +154,18 @@ def group_of(name: str) -> AlertGroup | None:
     return AlertGroup.objects.filter(key__contains=f'alertname="{name}"').select_related("incident").order_by("-pk").first()
 
 
+def latest(name: str) -> AlertGroup:
+    group = group_of(name)
+    assert group is not None, f"no group of {name}"
+    return group
+
+
+def incident_of(name: str) -> Incident:
+    incident = latest(name).incident
+    assert incident is not None
+    return incident
+
+
 def until(condition: Callable[[], object]) -> None:
     wait_for(lambda: bool(condition()), timeout=WAIT)
 
@@ -169,26 +181,24 @@ def test_alerts_become_incidents_that_follow_their_group(start_alertmanager, sec
     alertmanager.post(alert("DiskFull", "db-1"), alert("HighLatency", "web-1"))
     until(lambda: statuses("DiskFull") == {"db-1": "firing"} and statuses("HighLatency") == {"web-1": "firing"})
     assert Incident.objects.count() == 2
-    disk = group_of("DiskFull")
-    assert disk.incident.severity == Severity.SEV3 and disk.external_url == alertmanager.url
+    assert incident_of("DiskFull").severity == Severity.SEV3 and latest("DiskFull").external_url == alertmanager.url
 
     alertmanager.post(alert("DiskFull", "db-2", severity="critical"))
     until(lambda: statuses("DiskFull") == {"db-1": "firing", "db-2": "firing"})
-    disk = group_of("DiskFull")
-    assert disk.incident.severity == Severity.SEV1 and Incident.objects.count() == 2
+    assert incident_of("DiskFull").severity == Severity.SEV1 and Incident.objects.count() == 2
 
     alertmanager.post(alert("DiskFull", "db-1", resolved=True))
     until(lambda: statuses("DiskFull") == {"db-1": "resolved", "db-2": "firing"})
-    assert group_of("DiskFull").incident.status == Status.OPEN
+    assert incident_of("DiskFull").status == Status.OPEN
 
     alertmanager.post(alert("DiskFull", "db-2", severity="critical", resolved=True))
-    until(lambda: group_of("DiskFull").incident.status == Status.RESOLVED)
-    first = group_of("DiskFull").incident
+    until(lambda: incident_of("DiskFull").status == Status.RESOLVED)
+    first = incident_of("DiskFull")
     assert first.severity == Severity.SEV1 and first.acknowledged_at is None
 
     alertmanager.post(alert("DiskFull", "db-1", starts=datetime.now(timezone.utc)))
-    until(lambda: group_of("DiskFull").incident != first)
-    assert group_of("DiskFull").incident.status == Status.OPEN and Incident.objects.count() == 3
+    until(lambda: incident_of("DiskFull") != first)
+    assert incident_of("DiskFull").status == Status.OPEN and Incident.objects.count() == 3
     assert alertmanager.counter("alertmanager_notifications_total") >= 6
     assert alertmanager.counter("alertmanager_notifications_failed_total") == 0
 
@@ -203,19 +213,19 @@ def test_deliveries_once_refused_all_get_through(start_alertmanager, secret):
         *[alert("Replicas", f"db-{number}", case="max_alerts") for number in (1, 2, 3)],
     )
     until(lambda: AlertGroup.objects.count() == 5 and len(statuses("NodeDown")) == 1_500)
-    assert "[cut: 2,000 of 12,000 characters not kept]" in group_of("LogBurst").incident.description
+    assert "[cut: 2,000 of 12,000 characters not kept]" in incident_of("LogBurst").description
     assert group_of("NoSlash") and group_of("BasicAuth")
-    assert statuses("Replicas") == {"db-1": "firing"} and group_of("Replicas").truncated_alerts == 2
+    assert statuses("Replicas") == {"db-1": "firing"} and latest("Replicas").truncated_alerts == 2
 
     # max_alerts: 1 sends the first alert only, and says how many it left out: its
     # resolution is not the group's while the others may still fire.
     for number, left in ((1, 2), (2, 1)):
         alertmanager.post(alert("Replicas", f"db-{number}", case="max_alerts", resolved=True))
         until(lambda: statuses("Replicas").get(f"db-{number}") == "resolved")
-        assert group_of("Replicas").truncated_alerts == left
-        assert group_of("Replicas").incident.status == Status.OPEN
+        assert latest("Replicas").truncated_alerts == left
+        assert incident_of("Replicas").status == Status.OPEN
     alertmanager.post(alert("Replicas", "db-3", case="max_alerts", resolved=True))
-    until(lambda: group_of("Replicas").incident.status == Status.RESOLVED)
+    until(lambda: incident_of("Replicas").status == Status.RESOLVED)
 
     assert not AlertDelivery.objects.filter(result=DeliveryResult.REFUSED).exists()
     assert Incident.objects.count() == 5

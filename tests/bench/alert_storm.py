@@ -144,7 +144,7 @@ def main() -> None:
         counts = Counter(row[:2] for row in connection.execute(
             "SELECT notifications, (SELECT count(*) FROM jsonb_object_keys(alerts)) FROM api_alertgroup"
             " WHERE integration_id = %s", [created["integration"]]))
-        logged = Counter(dict(connection.execute(
+        logged: Counter[str] = Counter(dict(connection.execute(
             "SELECT result, count(*) FROM api_alertdelivery WHERE integration_id = %s GROUP BY result",
             [created["integration"]]).fetchall()))
     total = options.groups * options.repeats
