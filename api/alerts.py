@@ -112,7 +112,7 @@ class AlertmanagerSerializer(serializers.Serializer):
     commonLabels = label_map()
     commonAnnotations = label_map()
     externalURL = serializers.CharField(required=False, allow_blank=True)
-    truncatedAlerts = serializers.IntegerField(required=False, min_value=0, default=0)
+    truncatedAlerts = serializers.IntegerField(required=False, min_value=0, max_value=2_147_483_647, default=0)
     title = serializers.CharField(required=False, allow_blank=True, help_text="Grafana's notification title.")
     alerts = AlertmanagerAlertSerializer(many=True, allow_empty=False)
 
@@ -224,9 +224,20 @@ def _body(request: Request) -> bytes:
     return body
 
 
+def _without_nul(data: Any) -> Any:
+    """`data` with every NUL character replaced by U+FFFD: PostgreSQL stores no NUL in text or JSON."""
+    if isinstance(data, str):
+        return data.replace("\x00", "\ufffd")
+    if isinstance(data, dict):
+        return {_without_nul(name): _without_nul(value) for name, value in data.items()}
+    if isinstance(data, list):
+        return [_without_nul(item) for item in data]
+    return data
+
+
 def _json(body: bytes) -> Any:
     try:
-        return json.loads(body)
+        return _without_nul(json.loads(body))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ParseError(f"The body is not JSON: {error}.") from error
     except RecursionError as error:

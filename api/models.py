@@ -119,7 +119,7 @@ class AlertGroup(models.Model):
     truncated_alerts = models.PositiveIntegerField(
         default=0, help_text="Alerts the latest notification left out (Alertmanager's max_alerts): their state is unknown.")
     group_labels = models.JSONField(default=dict, blank=True)
-    external_url = models.CharField("Alertmanager URL", max_length=2000, blank=True)
+    external_url = models.TextField("Alertmanager URL", blank=True)
 
     class Meta:
         constraints = [

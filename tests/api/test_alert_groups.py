@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -134,6 +135,22 @@ def test_json_nested_past_the_parsers_depth_is_refused_as_malformed(prometheus):
                              headers={"Authorization": f"Bearer {prometheus[1]}"})
     assert response.status_code == 400 and "nests too deeply" in response.json()["detail"]
     assert AlertDelivery.objects.get().result == DeliveryResult.REFUSED
+
+
+def test_a_truncated_count_past_what_the_database_holds_is_refused_not_a_server_error(prometheus):
+    response = deliver(prometheus[1], payloads.firing() | {"truncatedAlerts": 2**31})
+    assert response.status_code == 400 and "truncatedAlerts" in response.json()["errors"]
+    assert not Incident.objects.exists()
+
+
+def test_nul_characters_are_stored_as_replacement_characters(prometheus):
+    body = payloads.firing(group_key="{}:{alertname=\"a\x00b\"}")
+    body["alerts"][0]["labels"]["note"] = "before\x00after"
+    body["externalURL"] = "http://alertmanager:9093/" + "x" * 3_000
+    assert deliver(prometheus[1], body).status_code == 201
+    group = AlertGroup.objects.get()
+    assert "a\ufffdb" in group.key and "before\ufffdafter" in json.dumps(group.alerts, ensure_ascii=False)
+    assert len(group.external_url) > 3_000
 
 
 def test_a_wrong_secret_is_refused_and_logged_for_the_administrator(caplog):
@@ -299,7 +316,7 @@ def test_alerts_matching_a_drop_matcher_are_dropped_and_counted(prometheus):
 
 def test_a_bad_drop_matcher_is_refused_with_the_line(prometheus):
     integration = prometheus[0]
-    with pytest.raises(Exception, match="Line 2 is not a matcher"):
+    with pytest.raises(ValidationError, match="Line 2 is not a matcher"):
         changed(integration, drop_matchers='alertname="Watchdog"\nseverity is none')
     integration.refresh_from_db()
     assert integration.drop_matchers == ""
