@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -28,6 +27,7 @@ from api.models import AlertDelivery, AlertGroup, AlertIntegration, DeliveryResu
 from api.services import integration_create
 from incidents.models import Incident, Severity
 from incidents.workflow import Status
+from tests.incident_tracker.servers import free_ports
 from tests.processes import wait_for
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
@@ -66,17 +66,6 @@ receivers:
 """
 
 
-def free_port() -> int:
-    for port in ALERTMANAGER_PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {ALERTMANAGER_PORTS}")
-
-
 class Alertmanager:
     """One Alertmanager process and its HTTP API."""
 
@@ -107,7 +96,7 @@ def start_alertmanager(live_server, tmp_path) -> Iterator[Callable[[str], Alertm
     def start(secret: str) -> Alertmanager:
         config = tmp_path / "alertmanager.yml"
         config.write_text(CONFIG.format(url=live_server.url, secret=secret))
-        port = free_port()
+        [port] = free_ports(1, ALERTMANAGER_PORTS)
         process = subprocess.Popen([
             str(BINARY), f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}", f"--web.external-url=http://127.0.0.1:{port}",
