@@ -49,7 +49,7 @@ class SecretAuthentication(BaseAuthentication):
     refusal: str
 
     def authenticate(self, request: Request) -> tuple[User, Any] | None:
-        secret = bearer_secret(request)
+        secret = self.offered_secret(request)
         if secret is None:
             return None
         resolved = self.resolve(secret)
@@ -58,6 +58,9 @@ class SecretAuthentication(BaseAuthentication):
         account, credential, channel = resolved
         audited_via(channel)
         return account, credential
+
+    def offered_secret(self, request: Request) -> str | None:
+        return bearer_secret(request)
 
     def authenticate_header(self, request: Request) -> str:
         return f'Bearer realm="{self.realm}"'

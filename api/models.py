@@ -1,6 +1,7 @@
 """
 Alert ingestion: the monitoring systems allowed to open incidents (AlertIntegration),
-and the alert groups they have open (AlertGroup), one incident each.
+the alert groups they have open (AlertGroup), one incident each, and every delivery
+they made (AlertDelivery), refused ones included.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from django.utils import timezone
 
 from incidents.models import Category, Incident, Severity
 
+from .matchers import parse_matchers
+
 
 def default_severity_map() -> dict[str, int]:
     return {"critical": Severity.SEV1, "error": Severity.SEV2, "warning": Severity.SEV3, "info": Severity.SEV4}
@@ -20,6 +23,7 @@ def default_severity_map() -> dict[str, int]:
 
 class IntegrationKind(models.TextChoices):
     ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
+    GRAFANA = "grafana", "Grafana Alerting"
     GENERIC = "generic", "Generic JSON"
 
 
@@ -48,6 +52,16 @@ class AlertIntegration(models.Model):
                                                         help_text="For an alert whose label is missing or not mapped.")
     resolve_on_resolved = models.BooleanField(
         default=True, help_text="A resolved notification also resolves the incident (otherwise it only comments).")
+    reopen_within_minutes = models.PositiveIntegerField(
+        "reopen within (minutes)", default=0,
+        help_text="A group that fires again this soon after its incident was resolved reopens that incident "
+                  "instead of opening a new one. 0: always a new incident.")
+    drop_matchers = models.TextField(
+        blank=True,
+        help_text="Alerts matching any of these lines are dropped (counted in the delivery log, never filed). "
+                  "One matcher per line, as in Alertmanager: severity=\"none\", alertname=~\"Watchdog|InfoInhibitor\".")
+    rate_limit_per_minute = models.PositiveIntegerField(
+        default=0, help_text="Deliveries a minute before the integration is answered 429 with Retry-After. 0: no limit.")
     is_active = models.BooleanField("active", default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -69,6 +83,10 @@ class AlertIntegration(models.Model):
             raise ValidationError({"severity_map": "Map each label value to a severity number from 1 to 4, "
                                                    "e.g. {\"critical\": 1, \"warning\": 3}."})
         self.severity_map = {str(name).strip().lower(): value for name, value in mapping.items()}
+        try:
+            parse_matchers(self.drop_matchers)
+        except ValueError as error:
+            raise ValidationError({"drop_matchers": str(error)}) from error
 
     def severity_for(self, value: object) -> int:
         """The severity a label value maps to, else the default."""
@@ -90,10 +108,18 @@ class AlertGroup(models.Model):
     key = models.CharField(max_length=255)
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="alert_groups", null=True)
     is_open = models.BooleanField(default=True)
-    notifications = models.PositiveIntegerField(default=0, help_text="Firing notifications received, the first included.")
+    notifications = models.PositiveIntegerField(
+        default=0, help_text="Notifications filed on the group, the first included (retries and dropped ones are not).")
     last_payload_digest = models.CharField(max_length=64, blank=True)
     first_received_at = models.DateTimeField(default=timezone.now)
     last_received_at = models.DateTimeField(default=timezone.now)
+    # The group as the latest notifications describe it (api.grouping): fingerprint ->
+    # status, times, severity and, for the first ALERTS_IN_FULL, labels and links.
+    alerts = models.JSONField(default=dict, blank=True)
+    truncated_alerts = models.PositiveIntegerField(
+        default=0, help_text="Alerts the latest notification left out (Alertmanager's max_alerts): their state is unknown.")
+    group_labels = models.JSONField(default=dict, blank=True)
+    external_url = models.TextField("Alertmanager URL", blank=True)
 
     class Meta:
         constraints = [
@@ -103,3 +129,39 @@ class AlertGroup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.integration}: {self.key}"
+
+
+class DeliveryResult(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted"
+    REPEATED = "repeated", "Repeated"
+    RESOLVED = "resolved", "Resolved"
+    REFUSED = "refused", "Refused"
+
+
+class AlertDelivery(models.Model):
+    """
+    One delivery an integration made, stored before it is filed, with how it ended: what
+    an administrator reads to see what monitoring sent and why anything was refused.
+    Kept DELIVERY_LOG_DAYS (api.services prunes older rows as new ones come).
+    """
+
+    integration = models.ForeignKey(AlertIntegration, on_delete=models.CASCADE, related_name="deliveries")
+    received_at = models.DateTimeField(default=timezone.now)
+    result = models.CharField(max_length=10, choices=DeliveryResult.choices, blank=True,
+                              help_text="Empty while it is being filed, or if filing it failed (see the error).")
+    outcome = models.CharField(max_length=20, blank=True, help_text="What the answer said: created, repeated, retried…")
+    status_code = models.PositiveSmallIntegerField(null=True)
+    body_digest = models.CharField(max_length=64, blank=True)
+    body_bytes = models.PositiveIntegerField(default=0)
+    alerts = models.PositiveIntegerField(default=0, help_text="Alerts in the body.")
+    dropped = models.PositiveIntegerField(default=0, help_text="Alerts the integration's drop matchers left out.")
+    group = models.ForeignKey(AlertGroup, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        verbose_name_plural = "alert deliveries"
+        indexes = [models.Index(fields=["integration", "-received_at"], name="alert_delivery_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.integration} at {self.received_at:%Y-%m-%d %H:%M:%S}"

@@ -9,6 +9,8 @@ from rest_framework.throttling import SimpleRateThrottle
 from accounts.models import ApiToken
 from audit.middleware import client_ip
 
+from .models import AlertIntegration
+
 
 class PerTokenThrottle(SimpleRateThrottle):
     """
@@ -38,3 +40,29 @@ class PerTokenThrottle(SimpleRateThrottle):
         else:
             ident = f"address-{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class PerIntegrationThrottle(SimpleRateThrottle):
+    """
+    An alert integration's own rate_limit_per_minute (0, the default: no limit), counted
+    in the shared cache. Past it: 429 with Retry-After, and the refusal is in the
+    integration's delivery log.
+    """
+
+    scope = "alerts"
+
+    def __init__(self) -> None:
+        # The rate is the integration's, known only once the request is authenticated.
+        self.rate: str | None = None
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        integration = request.auth
+        if not isinstance(integration, AlertIntegration) or not integration.rate_limit_per_minute:
+            return True
+        self.rate = f"{integration.rate_limit_per_minute}/min"
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request: Request, view: Any) -> str:
+        assert isinstance(request.auth, AlertIntegration)
+        return self.cache_format % {"scope": self.scope, "ident": f"integration-{request.auth.pk}"}

@@ -22,3 +22,10 @@ urlpatterns = [
     path("alerts/alertmanager/", alerts.AlertmanagerView.as_view(), name="api-alerts-alertmanager"),
     path("alerts/generic/", alerts.GenericAlertView.as_view(), name="api-alerts-generic"),
 ]
+# Monitoring's `url:` is often written without the slash. A redirect would lose the
+# delivery (Go's client resends a 301's POST as a GET), so the same views answer there,
+# left out of the schema.
+urlpatterns += [
+    path(f"alerts/{name}", view.as_view(schema=None))
+    for name, view in (("alertmanager", alerts.AlertmanagerView), ("generic", alerts.GenericAlertView))
+]

@@ -424,5 +424,6 @@ SPECTACULAR_SETTINGS = {
         "AlertStatusEnum": ["firing", "resolved"],
     },
 }
-# The largest alert delivery accepted, in bytes; a bigger body is refused with 413.
-ALERT_MAX_BODY_BYTES = env.int("ALERT_MAX_BODY_BYTES", default=1_048_576)
+# The largest alert delivery accepted, in bytes (10 MB; a 1,500-alert group with long
+# annotations fits); a bigger body is refused with 413 and logged.
+ALERT_MAX_BODY_BYTES = env.int("ALERT_MAX_BODY_BYTES", default=10_485_760)

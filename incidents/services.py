@@ -34,7 +34,7 @@ from common.text import clean_plain_text, clean_rich_text
 from . import attachments, caching, events, notifications, permissions
 from .attachments import Upload
 from .models import Attachment, Category, Comment, Incident, Severity
-from .workflow import TRANSITIONS
+from .workflow import MONITORING_RESOLVE, TRANSITIONS, Transition
 
 EDITABLE_FIELDS = ("title", "description", "category", "severity", "assignee")
 TRIAGE_FIELDS = frozenset({"assignee"})
@@ -222,6 +222,20 @@ def incident_transition(incident: Incident, *, actor: User, name: str, expected_
     transition = TRANSITIONS.get(name)
     if transition is None:
         raise ValidationError(f"“{name}” is not a workflow action.")
+    return _transitioned(incident, actor=actor, transition=transition, expected_version=expected_version)
+
+
+def incident_resolve_from_monitoring(incident: Incident, *, actor: User) -> Incident:
+    """
+    The monitoring integration whose alerts opened `incident` (its service account,
+    `actor`) resolves it, from Open or In progress, without acknowledging it on the way.
+    """
+    if not (actor.is_service_account and permissions.can_transition(actor, incident)):
+        raise PermissionDenied("Only the integration whose alerts opened an incident may resolve it from monitoring.")
+    return _transitioned(incident, actor=actor, transition=MONITORING_RESOLVE)
+
+
+def _transitioned(incident: Incident, *, actor: User, transition: Transition, expected_version: int | None = None) -> Incident:
     with transaction.atomic():
         current = Incident.objects.select_for_update(no_key=True).get(pk=incident.pk)
         if expected_version is not None and current.version != expected_version:
@@ -253,6 +267,31 @@ def incident_transition(incident: Incident, *, actor: User, name: str, expected_
         notifications.notify_transitioned(current, actor=actor, transition=transition)
         events.incident_event(Event.INCIDENT_TRANSITIONED, current, actor=actor, transition=transition.name,
                               previous_status=before_status)
+    return current
+
+
+def incident_severity_raise(incident: Incident, *, actor: User, severity: int) -> Incident:
+    """
+    A monitoring integration's account (`actor`) raises the severity of the incident its
+    alerts opened, because a more severe alert joined the group. Never lowers it: once
+    raised, only responders bring it down. Returns the incident unchanged if it is
+    already as severe.
+    """
+    if not (actor.is_service_account and permissions.can_transition(actor, incident)):
+        raise PermissionDenied("Only the integration whose alerts opened an incident may raise its severity.")
+    with transaction.atomic():
+        current = Incident.objects.select_for_update(no_key=True).get(pk=incident.pk)
+        previous = current.severity
+        if severity >= previous:
+            return current
+        current.severity = severity
+        current.version = F("version") + 1
+        current.save(update_fields=["severity", "version", "updated_at"])
+        caching.incidents_changed()
+        current.refresh_from_db()
+        audit_record(Action.INCIDENT_EDITED, actor=actor, target=current,
+                     changes={"severity": [Severity(previous).label, _display(current, "severity")]})
+        notifications.notify_escalated(current, actor=actor, previous_severity=previous)
     return current
 
 

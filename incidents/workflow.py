@@ -70,6 +70,18 @@ TRANSITIONS: dict[str, Transition] = {
 }
 
 
+# Not offered to people: a monitoring integration resolving the incident its alerts opened.
+# From Open it goes straight to Resolved, so acknowledged_at stays empty (nobody
+# acknowledged it) and time to acknowledge is not skewed by the monitoring account.
+MONITORING_RESOLVE = Transition(
+    name="resolve",
+    label="Resolve",
+    sources=frozenset({Status.OPEN, Status.IN_PROGRESS}),
+    target=Status.RESOLVED,
+    sets=("resolved_at",),
+)
+
+
 def transitions_from(status: str) -> list[Transition]:
     """The transitions an incident in `status` may take, in workflow order."""
     return [transition for transition in TRANSITIONS.values() if status in transition.sources]

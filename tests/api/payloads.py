@@ -10,6 +10,8 @@ Alertmanager webhook bodies as Alertmanager sends them, copied from its own sour
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 GROUP_KEY = '{}:{alertname="test1"}'
@@ -61,4 +63,42 @@ def resolved(**kwargs: Any) -> dict[str, Any]:
     for alert in body["alerts"]:
         alert["status"] = "resolved"
         alert["endsAt"] = "2020-01-01T00:30:00Z"
+    return body
+
+
+# Grafana Alerting's webhook contact point (payload version 1), the body its default
+# payload template renders, as recorded in grafana/alerting's own test
+# receivers/webhook/v1/webhook_test.go, TestNotify_CustomPayload, case "Custom payload
+# with one alert" (commit 783ce041445f48a1c5d7ec785becb54d57ae7918), kept byte for byte in
+# fixtures/grafana_webhook_v1_firing.json.
+GRAFANA_FIRING_JSON = (Path(__file__).parent / "fixtures" / "grafana_webhook_v1_firing.json").read_text()
+
+
+def grafana_resolved_json() -> str:
+    """
+    The same group resolved, as Grafana sends it (receivers/webhook/v1/webhook.go): every
+    alert and the group "resolved", state "ok" instead of "alerting", the title saying so.
+    """
+    body = json.loads(GRAFANA_FIRING_JSON)
+    body.update(status="resolved", state="ok", title="[RESOLVED]  (val1)")
+    for alert in body["alerts"]:
+        alert.update(status="resolved", endsAt="2026-12-01T00:10:00Z")
+    return json.dumps(body)
+
+
+def group(*alerts: tuple[str, str, str], truncated: int = 0, group_key: str = GROUP_KEY) -> dict[str, Any]:
+    """
+    A group of alerts `(instance, status, severity)` of one alertname, as Alertmanager
+    sends it: the group fires while any sent alert fires.
+    """
+    body = copy.deepcopy(FIRING)
+    body.update(groupKey=group_key, truncatedAlerts=truncated, commonLabels={"alertname": "TestAlert"},
+                status="firing" if any(status == "firing" for _, status, _ in alerts) else "resolved")
+    body["alerts"] = [{
+        "status": status, "labels": {"alertname": "TestAlert", "instance": instance, "severity": severity},
+        "annotations": {"summary": f"{instance} is down"}, "startsAt": "2020-01-01T00:00:00Z",
+        "endsAt": "2020-01-01T00:30:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
+        "generatorURL": f"http://prometheus:9090/graph?g0.expr=up%7Binstance%3D%22{instance}%22%7D",
+        "fingerprint": f"fp-{instance}",
+    } for instance, status, severity in alerts]
     return body

@@ -17,6 +17,7 @@ SECRET = re.compile(r"ita_[A-Za-z0-9_-]{43}")
 def added(admin_client, **fields):
     data = {"name": "Prometheus", "kind": "alertmanager", "severity_label": "severity",
             "severity_map": '{"critical": 1}', "default_severity": 3, "resolve_on_resolved": "on", "is_active": "on",
+            "reopen_within_minutes": 0, "rate_limit_per_minute": 0, "drop_matchers": "",
             **fields}
     return admin_client.post(reverse("admin:api_alertintegration_add"), data, follow=True)
 
@@ -44,7 +45,7 @@ def test_changing_is_audited_and_replacing_the_secret_retires_the_old_one(admin_
     integration = AlertIntegration.objects.get()
     admin_client.post(reverse("admin:api_alertintegration_change", args=[integration.pk]), {
         "name": "Prometheus", "kind": "alertmanager", "severity_label": "level", "severity_map": "{}",
-        "default_severity": 2, "is_active": "on"})
+        "default_severity": 2, "is_active": "on", "reopen_within_minutes": 0, "rate_limit_per_minute": 0})
     assert AuditLog.objects.get(action=Action.ALERT_INTEGRATION_CHANGED).changes["severity_label"] == ["severity", "level"]
     response = admin_client.post(reverse("admin:api_alertintegration_changelist"),
                                  {"action": "rotate_secret", "_selected_action": [integration.pk]}, follow=True)

@@ -91,8 +91,11 @@ def test_resolved_comments_and_resolves_then_a_new_firing_opens_a_new_incident(p
     assert response.json()["result"] == "resolved"
     incident = Incident.objects.get()
     assert incident.status == Status.RESOLVED and incident.resolved_at is not None
+    # Straight from Open: nobody acknowledged it, so time to acknowledge stays unmeasured.
+    assert incident.acknowledged_at is None
     assert "resolved" in Comment.objects.get(incident=incident).body
-    assert AuditLog.objects.filter(action=Action.INCIDENT_TRANSITIONED, actor_id=integration.account.pk).count() == 2
+    row = AuditLog.objects.get(action=Action.INCIDENT_TRANSITIONED, actor_id=integration.account.pk)
+    assert row.changes["status"] == [Status.OPEN, Status.RESOLVED]
     assert deliver(secret, payloads.resolved()).json()["result"] == "retried"
     assert deliver(secret, payloads.firing()).status_code == 201
     assert Incident.objects.count() == 2 and AlertGroup.objects.filter(is_open=True).count() == 1

@@ -1,17 +1,19 @@
 """
 An alert storm against gunicorn as deployed (docs/performance.md, "Alert storm"):
 
-    python -m tests.bench.alert_storm [--incidents N] [--groups 200] [--repeats 10] [--senders 20]
+    python -m tests.bench.alert_storm [--incidents N] [--groups 200] [--repeats 10] [--senders 20] [--alerts 1]
 
 1. Migrates a PostgreSQL database and seeds it up to N incidents (tests.bench.run).
 2. Adds a new Alertmanager integration and a responder with an API token.
 3. Starts gunicorn with gunicorn.conf.py and the production settings.
-4. SENDERS threads deliver GROUPS x REPEATS different Alertmanager notifications (each
-   group's notifications differ, so none is a retry) in a shuffled order, while two
-   readers page through the API's incident list as the responder.
+4. SENDERS threads deliver GROUPS x REPEATS different Alertmanager notifications of
+   ALERTS alerts each (each group's notifications differ, so none is a retry) in a
+   shuffled order, while two readers page through the API's incident list as the
+   responder.
 5. Reports the deliveries' and the list's latencies, and checks that no delivery got a
-   5xx, that the integration opened exactly one incident per group, and that each group
-   counted every notification. The exit status is 1 if any check fails.
+   5xx, that the integration opened exactly one incident per group, that each group
+   counted every notification and knows its ALERTS alerts, and that the delivery log
+   holds every delivery with none refused. The exit status is 1 if any check fails.
 """
 from __future__ import annotations
 
@@ -51,16 +53,18 @@ print(json.dumps({"integration": integration.pk, "account": integration.account_
 """
 
 
-def notification(group: int, repeat: int) -> bytes:
+def notification(group: int, repeat: int, alerts: int = 1) -> bytes:
     alertname = f"StormAlert{group}"
-    alert = {"status": "firing", "labels": {"alertname": alertname, "severity": "warning", "instance": f"node-{group}"},
-             "annotations": {"summary": f"Storm group {group}"}, "startsAt": f"2026-12-01T00:{repeat:02d}:00Z",
-             "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prometheus:9090/graph",
-             "fingerprint": f"{group:016x}"}
+    members = [{"status": "firing", "labels": {"alertname": alertname, "severity": "warning",
+                                               "instance": f"node-{group}-{member}"},
+                "annotations": {"summary": f"Storm group {group}"}, "startsAt": f"2026-12-01T00:{repeat:02d}:00Z",
+                "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prometheus:9090/graph",
+                "fingerprint": f"{group:012x}{member:04x}"} for member in range(alerts)]
     return json.dumps({
         "version": "4", "groupKey": f'{{}}:{{alertname="{alertname}"}}', "truncatedAlerts": 0, "status": "firing",
-        "receiver": "incident-tracker", "groupLabels": {"alertname": alertname}, "commonLabels": alert["labels"],
-        "commonAnnotations": alert["annotations"], "externalURL": "http://alertmanager:9093", "alerts": [alert],
+        "receiver": "incident-tracker", "groupLabels": {"alertname": alertname},
+        "commonLabels": {"alertname": alertname, "severity": "warning"},
+        "commonAnnotations": members[0]["annotations"], "externalURL": "http://alertmanager:9093", "alerts": members,
     }).encode()
 
 
@@ -83,7 +87,8 @@ def storm(port: int, secret: str, token: str, options: argparse.Namespace) -> tu
     done = threading.Event()
 
     def deliver(item: tuple[int, int]) -> None:
-        status, seconds = request(port, "POST", "/api/v1/alerts/alertmanager/", token=secret, body=notification(*item))
+        status, seconds = request(port, "POST", "/api/v1/alerts/alertmanager/", token=secret,
+                                  body=notification(*item, alerts=options.alerts))
         with lock:
             statuses[status] += 1
             sent.latencies.append(seconds)
@@ -111,6 +116,7 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--senders", type=int, default=20)
+    parser.add_argument("--alerts", type=int, default=1, help="alerts in each group")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""))
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", "8310")))
     options = parser.parse_args()
@@ -135,18 +141,24 @@ def main() -> None:
         opened = connection.execute("SELECT count(*) FROM incidents_incident WHERE reporter_id = %s",
                                     [created["account"]]).fetchone()
         incidents = opened[0] if opened else 0
-        counts = Counter(row[0] for row in connection.execute(
-            "SELECT notifications FROM api_alertgroup WHERE integration_id = %s", [created["integration"]]))
+        counts = Counter(row[:2] for row in connection.execute(
+            "SELECT notifications, (SELECT count(*) FROM jsonb_object_keys(alerts)) FROM api_alertgroup"
+            " WHERE integration_id = %s", [created["integration"]]))
+        logged: Counter[str] = Counter(dict(connection.execute(
+            "SELECT result, count(*) FROM api_alertdelivery WHERE integration_id = %s GROUP BY result",
+            [created["integration"]]).fetchall()))
     total = options.groups * options.repeats
-    log(f"\n{total:,} deliveries over {options.groups} groups from {options.senders} senders in {seconds:.1f} s"
-        f" ({total / seconds:.0f}/s), {options.incidents:,} incidents already in the database")
+    log(f"\n{total:,} deliveries over {options.groups} groups of {options.alerts} alerts from {options.senders} senders"
+        f" in {seconds:.1f} s ({total / seconds:.0f}/s), {options.incidents:,} incidents already in the database")
     log(f"answers: {dict(sorted(statuses.items()))}")
     for name, stats in (("delivery", sent), ("incident list", listed)):
         log(f"{name:<14} p50 {stats.percentile(0.5):6.0f} ms  p95 {stats.percentile(0.95):6.0f} ms"
             f"  p99 {stats.percentile(0.99):6.0f} ms  ({len(stats.latencies)} answers, {len(stats.errors)} errors)")
-    log(f"incidents opened: {incidents}; notifications counted per group: {dict(counts)}")
+    log(f"incidents opened: {incidents}; (notifications, alerts) per group: {dict(counts)}")
+    log(f"delivery log: {dict(logged)}")
     ok = (not any(status >= 500 for status in statuses) and incidents == options.groups
-          and counts == Counter({options.repeats: options.groups}) and not listed.errors)
+          and counts == Counter({(options.repeats, options.alerts): options.groups}) and not listed.errors
+          and sum(logged.values()) == total and not logged["refused"])
     log("OK" if ok else "FAILED")
     sys.exit(0 if ok else 1)
 

@@ -31,9 +31,9 @@ _first_port, _, _last_port = os.environ.get("TEST_SERVER_PORTS", "8260-8300").pa
 PORT_RANGE = range(int(_first_port), int(_last_port))
 
 
-def free_ports(count: int) -> list[int]:
+def free_ports(count: int, candidates: range = PORT_RANGE) -> list[int]:
     ports = []
-    for port in PORT_RANGE:
+    for port in candidates:
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
@@ -42,7 +42,7 @@ def free_ports(count: int) -> list[int]:
             ports.append(port)
             if len(ports) == count:
                 return ports
-    raise RuntimeError(f"not {count} free ports in {PORT_RANGE}")
+    raise RuntimeError(f"not {count} free ports in {candidates}")
 
 
 def free_port() -> int:
