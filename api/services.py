@@ -40,7 +40,10 @@ from accounts.models import User
 from audit.models import Action
 from audit.services import audit_record
 from common.text import clean_plain_text
+from incidents.events import incident_data
 from incidents.models import Incident
+from outbound.models import Event
+from outbound.services import event_publish
 from incidents.services import (
     comment_add, incident_create, incident_resolve_from_monitoring, incident_severity_raise, incident_transition,
 )
@@ -182,8 +185,23 @@ def alert_delivery_accepted(delivery: AlertDelivery, outcome: Outcome, notificat
     delivery.save(update_fields=["result", "outcome", "group", "status_code", "alerts", "dropped"])
     name = delivery.integration.name
     transaction.on_commit(lambda: DELIVERIES.labels(integration=name, result=result).inc())
+    if outcome.group is not None and outcome.group.incident is not None:
+        _publish_alert_received(delivery, outcome, notification)
     if notification.dropped:
         transaction.on_commit(lambda: DROPPED_ALERTS.labels(integration=name).inc(notification.dropped))
+
+
+def _publish_alert_received(delivery: AlertDelivery, outcome: Outcome, notification: Notification) -> None:
+    """Tell webhook and chat subscribers (alert.received), in the same transaction, once per delivery."""
+    group = outcome.group
+    assert group is not None and group.incident is not None
+    event_publish(Event.ALERT_RECEIVED, {
+        "incident": incident_data(group.incident),
+        "integration": {"id": delivery.integration_id, "name": delivery.integration.name},
+        "alert_group": {"key": group.key, "labels": group.group_labels, "firing": notification.firing,
+                        "alerts": len(notification.alerts) + notification.truncated, "external_url": group.external_url},
+        "result": outcome.result,
+    }, key=f"alert-delivery:{delivery.pk}")
 
 
 def alert_receive(integration: AlertIntegration, notification: Notification, *, delivery: AlertDelivery) -> Outcome:
