@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "accounts",
     "audit",
     "outbound",
+    "oncall",
     "incidents",
     "api",
 ]
