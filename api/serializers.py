@@ -48,12 +48,13 @@ class IncidentSerializer(serializers.ModelSerializer):
     status = serializers.ChoiceField(choices=Status.choices, read_only=True)
     reporter = PersonSerializer(read_only=True)
     assignee = PersonSerializer(read_only=True, allow_null=True)
+    acknowledged_by = PersonSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Incident
         fields = ["id", "title", "description", "category", "category_name", "severity", "severity_label", "status",
-                  "reporter", "assignee", "created_at", "updated_at", "acknowledged_at", "resolved_at", "closed_at",
-                  "version"]
+                  "reporter", "assignee", "created_at", "updated_at", "acknowledged_at", "acknowledged_by", "resolved_at",
+                  "closed_at", "version"]
         read_only_fields = fields
 
 

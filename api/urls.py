@@ -11,6 +11,7 @@ urlpatterns = [
     path("incidents/", views.IncidentListView.as_view(), name="api-incidents"),
     path("incidents/<int:pk>/", views.IncidentDetailView.as_view(), name="api-incident"),
     path("incidents/<int:pk>/transitions/", views.TransitionView.as_view(), name="api-incident-transitions"),
+    path("incidents/<int:pk>/acknowledge/", views.AcknowledgeView.as_view(), name="api-incident-acknowledge"),
     path("incidents/<int:pk>/comments/", views.CommentListView.as_view(), name="api-incident-comments"),
     path("incidents/<int:pk>/timeline/", views.TimelineView.as_view(), name="api-incident-timeline"),
     path("categories/", views.CategoryListView.as_view(), name="api-categories"),

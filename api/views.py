@@ -24,7 +24,9 @@ from incidents import permissions
 from incidents.forms import IncidentFilterForm, list_order
 from incidents.models import Category, Comment, Incident
 from incidents.pagination import InvalidCursor, keyset_page
-from incidents.services import StaleIncidentError, comment_add, incident_create, incident_transition, incident_update
+from incidents.services import (
+    StaleIncidentError, comment_add, incident_acknowledge, incident_create, incident_transition, incident_update,
+)
 from incidents.workflow import transitions_from
 
 from .problems import Conflict, PreconditionFailed, PreconditionRequired, problem_responses
@@ -200,6 +202,22 @@ class TransitionView(ApiView):
         allowed = [move.target for move in transitions_from(incident.status)]
         return Conflict(f"An incident that is {incident.get_status_display()} cannot move to “{target}”.",
                         allowed=allowed)
+
+
+class AcknowledgeView(ApiView):
+    @extend_schema(
+        summary="Acknowledge an incident",
+        description="Responders only. Records when and by whom (the first acknowledgement counts) and stops the "
+                    "paging. Acknowledging an incident already acknowledged changes nothing and answers 200.",
+        request=None,
+        responses={200: IncidentSerializer, **problem_responses(401, 403, 404, 429)},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        incident = self.visible_incident(pk)
+        if not permissions.can_triage(self.user):
+            raise PermissionDenied("Only responders may acknowledge incidents.")
+        incident_acknowledge(incident, actor=self.user)
+        return self.incident_answer(pk)
 
 
 class CommentListView(ApiView):

@@ -14,10 +14,12 @@ person found (or replaces anyone) puts its person in their place.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from accounts.models import User
 
 from .models import Override, Schedule, ShiftKind
 
@@ -144,13 +146,27 @@ def plan_for(schedule: Schedule, *, overrides_from: datetime | None = None) -> S
                      ends_at=override.ends_at) for override in overrides))
 
 
-def on_call_now(schedules: Sequence[Schedule], *, at: datetime, horizon: timedelta = timedelta(days=42)
-                ) -> list[tuple[Schedule, Shift | None, Shift | None]]:
-    """For each schedule: the shift covering `at` and the one after it, within `horizon`."""
-    result = []
+@dataclass(frozen=True)
+class Duty:
+    """A shift with its person, for pages to show."""
+
+    person: User
+    starts_at: datetime
+    ends_at: datetime
+
+
+def on_call_now(schedules: Iterable[Schedule], *, at: datetime, horizon: timedelta = timedelta(days=42)
+                ) -> list[tuple[Schedule, Duty | None, Duty | None]]:
+    """For each schedule: the shift covering `at` and the one after it (within `horizon`), with their people."""
+    found = []
     for schedule in schedules:
         shifts = plan_for(schedule, overrides_from=at).shifts(at, at + horizon)
         current = shifts[0] if shifts and shifts[0].starts_at <= at else None
-        upcoming = [shift for shift in shifts if shift.starts_at > at]
-        result.append((schedule, current, upcoming[0] if upcoming else None))
-    return result
+        upcoming = next((shift for shift in shifts if shift.starts_at > at), None)
+        found.append((schedule, current, upcoming))
+    people = User.objects.in_bulk({shift.user for _, *pair in found for shift in pair if shift is not None})
+
+    def duty(shift: Shift | None) -> Duty | None:
+        return Duty(people[shift.user], shift.starts_at, shift.ends_at) if shift and shift.user in people else None
+
+    return [(schedule, duty(current), duty(upcoming)) for schedule, current, upcoming in found]

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "oncall"
+
+urlpatterns = [
+    path("", views.MyOnCallView.as_view(), name="mine"),
+    path("calendar/rotate/", views.CalendarRotateView.as_view(), name="calendar-rotate"),
+    path("calendar/<str:secret>.ics", views.CalendarFeedView.as_view(), name="calendar"),
+]

@@ -1,0 +1,63 @@
+"""A responder's own on-call page (their shifts and calendar address) and the calendar feed itself."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.views import View
+from django.views.generic import TemplateView
+
+from accounts.types import AuthenticatedHttpRequest, request_user
+
+from . import calendar
+from .models import CalendarFeed, Schedule
+from .schedules import on_call_now
+from .services import calendar_feed_for, calendar_feed_rotate
+
+
+class ResponderMixin(LoginRequiredMixin):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if request.user.is_authenticated and not request.user.is_staff:
+            raise PermissionDenied("On-call is for responders.")
+        return super().dispatch(request, *args, **kwargs)
+
+
+class MyOnCallView(ResponderMixin, TemplateView):
+    template_name = "oncall/mine.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        user = request_user(self.request)
+        feed = calendar_feed_for(user)
+        return super().get_context_data(
+            on_call=on_call_now(Schedule.objects.all(), at=timezone.now()),
+            calendar_url=self.request.build_absolute_uri(reverse("oncall:calendar", args=[feed.secret])), **kwargs)
+
+
+class CalendarRotateView(ResponderMixin, View):
+    """A new secret address for the calendar; the old one stops working at once."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: AuthenticatedHttpRequest) -> HttpResponse:
+        calendar_feed_rotate(request.user)
+        messages.success(request, "Your calendar has a new address; the old one no longer works.")
+        return redirect("oncall:mine")
+
+
+class CalendarFeedView(View):
+    """The feed, found by its secret alone: calendar applications cannot sign in."""
+
+    def get(self, request: HttpRequest, secret: str) -> HttpResponse:
+        feed = CalendarFeed.objects.select_related("user").filter(secret=secret, user__is_active=True,
+                                                                  user__is_staff=True).first()
+        if feed is None:
+            raise Http404("No such calendar.")
+        response = HttpResponse(calendar.feed(feed.user, now=timezone.now()), content_type="text/calendar; charset=utf-8")
+        response["Cache-Control"] = "private, max-age=300"
+        return response

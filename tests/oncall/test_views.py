@@ -1,0 +1,72 @@
+"""The dashboard's on-call block, a responder's on-call page, and the iCalendar feed behind its secret address."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+import pytest
+import time_machine
+from django.test import Client
+from icalendar import Calendar
+
+from accounts.models import User
+
+from oncall.models import CalendarFeed
+from oncall.schedules import plan_for
+from tests.conftest import signed_in, signed_in_verified
+from tests.oncall.test_schedules import moment, weekly_schedule
+
+pytestmark = pytest.mark.django_db
+NOW = datetime.fromisoformat("2026-03-10T12:00+00:00")
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_dashboard_tells_a_responder_they_are_on_call_and_until_when(settings):
+    schedule, ids = weekly_schedule("Europe/Paris")
+    on_duty = User.objects.get(pk=ids["C"])  # Week of 9 March; the override starts on the 12th at 18:00.
+    page = signed_in_verified(on_duty).get("/").content.decode()
+    assert re.search(r"You are on call for Platform Europe/Paris until\s*<time datetime=\"2026-03-12T17:00:00\+00:00\"",
+                     page)
+    other = signed_in_verified(User.objects.get(pk=ids["B"])).get("/").content.decode()
+    assert "You are on call" not in other
+    assert "Who is on call now, and next" in other
+
+
+def test_the_calendar_feed_lists_the_persons_shifts_and_parses(settings):
+    schedule, ids = weekly_schedule("Europe/Paris")
+    person = User.objects.get(pk=ids["A"])
+    client = signed_in_verified(person)
+    with time_machine.travel(NOW, tick=False):
+        page = client.get("/oncall/").content.decode()
+        found = re.search(r'value="http://testserver(/[^"]+\.ics)"', page)
+        assert found is not None
+        response = Client().get(found.group(1))
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/calendar")
+    events = [(event.decoded("dtstart"), event.decoded("dtend"))
+              for event in Calendar.from_ical(response.content).walk("VEVENT")]
+    shifts = plan_for(schedule).shifts(NOW - timedelta(days=7), NOW + timedelta(days=92))
+    expected = [(shift.starts_at, shift.ends_at) for shift in shifts if shift.user == person.pk]
+    assert events == expected
+    assert events[:2] == [(moment("2026-03-12T18:00+01:00"), moment("2026-03-13T08:00+01:00")),
+                          (moment("2026-03-16T09:00+01:00"), moment("2026-03-23T09:00+01:00"))]
+
+
+def test_rotating_the_calendar_address_retires_the_old_one(settings):
+    _, ids = weekly_schedule("America/New_York")
+    person = User.objects.get(pk=ids["A"])
+    client = signed_in_verified(person)
+    client.get("/oncall/")
+    old = CalendarFeed.objects.get(user=person).secret
+    assert Client().get(f"/oncall/calendar/{old}.ics").status_code == 200
+    assert client.post("/oncall/calendar/rotate/").status_code == 302
+    new = CalendarFeed.objects.get(user=person).secret
+    assert new != old
+    assert Client().get(f"/oncall/calendar/{old}.ics").status_code == 404
+    assert Client().get(f"/oncall/calendar/{new}.ics").status_code == 200
+    assert Client().get("/oncall/calendar/guess.ics").status_code == 404
+
+
+def test_the_on_call_page_is_for_responders(reporter):
+    assert signed_in(reporter).get("/oncall/").status_code == 403
+    anonymous = Client().get("/oncall/")
+    assert anonymous.status_code == 302 and "next=/oncall/" in anonymous["Location"]
