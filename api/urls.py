@@ -15,6 +15,7 @@ urlpatterns = [
     path("incidents/<int:pk>/comments/", views.CommentListView.as_view(), name="api-incident-comments"),
     path("incidents/<int:pk>/timeline/", views.TimelineView.as_view(), name="api-incident-timeline"),
     path("categories/", views.CategoryListView.as_view(), name="api-categories"),
+    path("oncall/", views.OnCallView.as_view(), name="api-oncall"),
     path("me/", views.MeView.as_view(), name="api-me"),
     path("webhooks/", webhooks.WebhookListView.as_view(), name="api-webhooks"),
     path("webhooks/<int:pk>/", webhooks.WebhookDetailView.as_view(), name="api-webhook"),

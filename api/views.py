@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -29,6 +30,9 @@ from incidents.services import (
 )
 from incidents.workflow import transitions_from
 
+from oncall.models import Schedule
+from oncall.schedules import on_call_now
+
 from .problems import Conflict, PreconditionFailed, PreconditionRequired, problem_responses
 from .serializers import (
     CategorySerializer,
@@ -39,6 +43,7 @@ from .serializers import (
     IncidentSerializer,
     IncidentUpdateSerializer,
     MeSerializer,
+    OnCallSerializer,
     TimelineEntrySerializer,
     TransitionSerializer,
 )
@@ -250,6 +255,18 @@ class CategoryListView(ApiView):
     @extend_schema(summary="Categories", responses={200: CategorySerializer(many=True), **problem_responses(401, 403, 429)})
     def get(self, request: Request) -> Response:
         return Response(CategorySerializer(Category.objects.all(), many=True).data)
+
+
+class OnCallView(ApiView):
+    @extend_schema(summary="Who is on call now, and next",
+                   description="Responders only. One entry per schedule: the shift covering now and the next one.",
+                   responses={200: OnCallSerializer(many=True), **problem_responses(401, 403, 429)})
+    def get(self, request: Request) -> Response:
+        if not permissions.can_triage(self.user):
+            raise PermissionDenied("On-call schedules are for responders.")
+        duties = [{"schedule": schedule, "now": current, "next": upcoming}
+                  for schedule, current, upcoming in on_call_now(Schedule.objects.all(), at=timezone.now())]
+        return Response(OnCallSerializer(duties, many=True).data)
 
 
 class MeView(ApiView):

@@ -157,11 +157,11 @@ class Duty:
 
 def on_call_now(schedules: Iterable[Schedule], *, at: datetime, horizon: timedelta = timedelta(days=42)
                 ) -> list[tuple[Schedule, Duty | None, Duty | None]]:
-    """For each schedule: the shift covering `at` and the one after it (within `horizon`), with their people."""
+    """For each schedule: the shift covering `at` and the one after it, with their people (looking `horizon` either way)."""
     found = []
     for schedule in schedules:
-        shifts = plan_for(schedule, overrides_from=at).shifts(at, at + horizon)
-        current = shifts[0] if shifts and shifts[0].starts_at <= at else None
+        shifts = plan_for(schedule, overrides_from=at - horizon).shifts(at - horizon, at + horizon)
+        current = next((shift for shift in shifts if shift.starts_at <= at < shift.ends_at), None)
         upcoming = next((shift for shift in shifts if shift.starts_at > at), None)
         found.append((schedule, current, upcoming))
     people = User.objects.in_bulk({shift.user for _, *pair in found for shift in pair if shift is not None})

@@ -16,13 +16,14 @@ the next step runs at once instead of waiting.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -200,3 +201,16 @@ def calendar_feed_rotate(user: User) -> CalendarFeed:
         feed.secret, feed.rotated_at = new_feed_secret(), timezone.now()
         feed.save(update_fields=["secret", "rotated_at"])
     return feed
+
+
+@dataclass(frozen=True)
+class PageCounts:
+    sent: int
+    unacknowledged: int
+
+
+def page_counts() -> PageCounts:
+    """What /metrics says of paging: pages sent, and those for incidents still unacknowledged. One query."""
+    counts = Page.objects.aggregate(sent=Count("pk"),
+                                    unacknowledged=Count("pk", filter=Q(escalation__incident__acknowledged_at=None)))
+    return PageCounts(sent=counts["sent"], unacknowledged=counts["unacknowledged"])

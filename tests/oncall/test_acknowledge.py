@@ -6,7 +6,9 @@ from django.test import Client
 
 from audit.models import Action, AuditLog
 from incidents.models import Incident
+from incidents.services import incident_acknowledge, incident_create
 from oncall.models import Escalation, EscalationPolicy, EscalationRule, EscalationStep
+from oncall.services import advance
 from tests.api.conftest import token_for
 from tests.conftest import signed_in, signed_in_verified
 from tests.factories import make_incident
@@ -19,7 +21,6 @@ def paged_incident(reporter, responder) -> Incident:
     policy = EscalationPolicy.objects.create(name="Everyone")
     EscalationStep.objects.create(policy=policy, target="responders", wait_minutes=5)
     EscalationRule.objects.create(severity=1, policy=policy)
-    from incidents.services import incident_create
     incident, _ = incident_create(reporter=reporter, title="Checkout down", description="500s", severity=1)
     assert Escalation.objects.get(incident=incident).stopped_at is None
     return incident
@@ -66,3 +67,15 @@ def test_the_api_refuses_reporters_and_unknown_incidents(paged_incident, reporte
     responder_api = Client(HTTP_AUTHORIZATION=f"Bearer {token_for(responder)}")
     assert responder_api.post("/api/v1/incidents/999999/acknowledge/").status_code == 404
     assert Incident.objects.get(pk=paged_incident.pk).acknowledged_at is None
+
+
+def test_metrics_count_pages_sent_and_unacknowledged(database_queue, paged_incident, responder, settings, client):
+    settings.METRICS_TOKEN = "scrape-token"
+    advance(Escalation.objects.get().pk, 0)  # Pages every responder: the one fixture responder.
+    metrics = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token").content.decode()
+    assert "incident_tracker_oncall_pages_total 1.0" in metrics
+    assert "incident_tracker_oncall_unacknowledged_pages 1.0" in metrics
+    incident_acknowledge(paged_incident, actor=responder)
+    metrics = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token").content.decode()
+    assert "incident_tracker_oncall_pages_total 1.0" in metrics
+    assert "incident_tracker_oncall_unacknowledged_pages 0.0" in metrics

@@ -70,3 +70,20 @@ def test_the_on_call_page_is_for_responders(reporter):
     assert signed_in(reporter).get("/oncall/").status_code == 403
     anonymous = Client().get("/oncall/")
     assert anonymous.status_code == 302 and "next=/oncall/" in anonymous["Location"]
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_api_names_who_is_on_call_now_and_next_for_responders_only(reporter):
+    from tests.api.conftest import token_for
+    _, ids = weekly_schedule("Europe/Paris")
+    responder = User.objects.get(pk=ids["A"])
+    body = Client(HTTP_AUTHORIZATION=f"Bearer {token_for(responder)}").get("/api/v1/oncall/").json()
+    assert body == [{
+        "schedule": "Platform Europe/Paris", "schedule_id": body[0]["schedule_id"],
+        "now": {"person": {"id": ids["C"], "username": "c-Europe/Paris", "name": str(User.objects.get(pk=ids["C"]))},
+                "starts_at": "2026-03-09T08:00:00Z", "ends_at": "2026-03-12T17:00:00Z"},
+        "next": {"person": {"id": ids["A"], "username": "a-Europe/Paris", "name": str(responder)},
+                 "starts_at": "2026-03-12T17:00:00Z", "ends_at": "2026-03-13T07:00:00Z"},
+    }]
+    refused = Client(HTTP_AUTHORIZATION=f"Bearer {token_for(reporter)}").get("/api/v1/oncall/")
+    assert refused.status_code == 403
