@@ -20,7 +20,6 @@ from .schedules import on_call_now
 class RotationMemberInline(admin.TabularInline):
     model = RotationMember
     extra = 3
-    autocomplete_fields = ("user",)
 
 
 @admin.register(Rotation)
@@ -41,7 +40,6 @@ class RotationInline(admin.TabularInline):
 class OverrideInline(admin.TabularInline):
     model = Override
     extra = 1
-    autocomplete_fields = ("user", "replaces")
 
 
 @admin.register(Schedule)
@@ -68,7 +66,6 @@ class EscalationStepInline(admin.TabularInline):
     model = EscalationStep
     extra = 2
     fields = ("position", "target", "schedule", "user", "wait_minutes")
-    autocomplete_fields = ("schedule", "user")
 
 
 class EscalationRuleInline(admin.TabularInline):

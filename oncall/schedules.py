@@ -153,6 +153,8 @@ class Duty:
     person: User
     starts_at: datetime
     ends_at: datetime
+    # The shift runs past the stretch looked at: "until at least".
+    open_ended: bool = False
 
 
 def on_call_now(schedules: Iterable[Schedule], *, at: datetime, horizon: timedelta = timedelta(days=42)
@@ -167,6 +169,8 @@ def on_call_now(schedules: Iterable[Schedule], *, at: datetime, horizon: timedel
     people = User.objects.in_bulk({shift.user for _, *pair in found for shift in pair if shift is not None})
 
     def duty(shift: Shift | None) -> Duty | None:
-        return Duty(people[shift.user], shift.starts_at, shift.ends_at) if shift and shift.user in people else None
+        if shift is None or shift.user not in people:
+            return None
+        return Duty(people[shift.user], shift.starts_at, shift.ends_at, open_ended=shift.ends_at >= at + horizon)
 
     return [(schedule, duty(current), duty(upcoming)) for schedule, current, upcoming in found]
