@@ -90,14 +90,17 @@ def advance(escalation_id: int, generation: int) -> str:
         due = escalation.next_at is not None and escalation.next_at <= now
         if not due and not _nobody_reached(escalation):
             return _wake_later(escalation, now=now)
-        while escalation.round <= escalation.policy.repeat:
+        if escalation.step >= len(steps):  # Steps were removed from the policy during the wait.
+            escalation.step, escalation.round = 0, escalation.round + 1
+        while steps and escalation.round <= escalation.policy.repeat:
             step = steps[escalation.step]
             reached = _page(escalation, step, now=now)
             _move_on(escalation, steps=len(steps))
             if reached:
                 escalation.next_at = now + step.wait
                 return _wake_later(escalation, now=now)
-        escalation.stopped_at, escalation.stop_reason, escalation.next_at = now, "nobody acknowledged", None
+        reason = "nobody acknowledged" if steps else "the policy has no steps"
+        escalation.stopped_at, escalation.stop_reason, escalation.next_at = now, reason, None
         escalation.save(update_fields=["step", "round", "stopped_at", "stop_reason", "next_at"])
         logger.warning("escalation %s ran out of steps unacknowledged", escalation.pk)
         return "exhausted"

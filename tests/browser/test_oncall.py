@@ -1,6 +1,8 @@
 """An administrator sets up a rotation and an escalation policy in the admin; the responder on duty sees it."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -27,7 +29,7 @@ def test_an_administrator_builds_a_rotation_and_a_policy_and_the_responder_sees_
     page.get_by_label("Schedule").select_option(label="Platform")
     page.get_by_label("Name").fill("Weekly")
     page.locator('[name="shift"]').select_option("weekly")
-    page.get_by_label("Starts on").fill((timezone.localdate() - timezone.timedelta(days=1)).isoformat())
+    page.get_by_label("Starts on").fill((timezone.localdate() - timedelta(days=1)).isoformat())
     page.get_by_label("Handover").fill("09:00")
     page.get_by_label("Time zone").fill("Europe/Paris")
     page.locator('[name="members-0-user"]').select_option(label=str(responder))

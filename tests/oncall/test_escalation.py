@@ -228,3 +228,27 @@ def test_starting_work_stops_the_paging_and_no_policy_pages_nobody(team, databas
     escalation = Escalation.objects.get(incident=loud)
     assert escalation.stopped_at is not None and escalation.stop_reason == "start work by " + str(responder)
     assert Incident.objects.get(pk=loud.pk).acknowledged_by == responder
+
+
+def test_steps_removed_during_the_wait_end_the_round_and_a_policy_emptied_stops_it(team, database_queue):
+    primary, secondary = team
+    incident_create(reporter=make_user(username="rep"), title="Down", description="All down", severity=1)
+    escalation = Escalation.objects.get()
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        advance(escalation.pk, 0)
+    EscalationStep.objects.filter(position=1).delete()
+    with time_machine.travel(start + timedelta(minutes=6), tick=False):
+        advance(escalation.pk, 1)
+    escalation.refresh_from_db()
+    assert escalation.stop_reason == "nobody acknowledged"  # Repeat 0: the one round is over.
+    assert list(Page.objects.values_list("user__username", flat=True)) == ["primary"]
+
+    escalation.policy.repeat = 1
+    escalation.policy.save()
+    Escalation.objects.filter(pk=escalation.pk).update(stopped_at=None, stop_reason="", step=5, round=0,
+                                                       next_at=start)
+    EscalationStep.objects.all().delete()
+    advance(escalation.pk, escalation.generation)
+    escalation.refresh_from_db()
+    assert escalation.stop_reason == "the policy has no steps"
