@@ -12,7 +12,7 @@ from audit.admin import ReadOnlyAdmin
 
 from .models import (
     CalendarFeed, Escalation, EscalationPolicy, EscalationRule, EscalationStep, Override, Page, Rotation,
-    RotationMember, Schedule,
+    RotationMember, Schedule, SwapRequest,
 )
 from .schedules import on_call_now
 
@@ -108,3 +108,10 @@ class EscalationAdmin(ReadOnlyAdmin):
 class CalendarFeedAdmin(ReadOnlyAdmin):
     list_display = ("user", "rotated_at")
     list_select_related = ("user",)
+
+
+@admin.register(SwapRequest)
+class SwapRequestAdmin(ReadOnlyAdmin):
+    list_display = ("requester", "cover", "schedule", "starts_at", "ends_at", "status")
+    list_filter = ("status",)
+    list_select_related = ("requester", "cover", "schedule")

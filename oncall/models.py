@@ -117,6 +117,34 @@ class Override(models.Model):
             raise ValidationError({"ends_at": "An override ends after it starts."})
 
 
+class SwapStatus(models.TextChoices):
+    PENDING = "pending", "waiting for an answer"
+    ACCEPTED = "accepted", "accepted"
+    DECLINED = "declined", "declined"
+
+
+class SwapRequest(models.Model):
+    """`requester` asks `cover` to take their hours in `schedule`; accepting makes the override."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="swap_requests")
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    cover = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+                              limit_choices_to={"is_staff": True, "is_active": True})
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=SwapStatus.choices, default=SwapStatus.PENDING)
+    override = models.OneToOneField(Override, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")),
+                                              name="swap_ends_after_start")]
+
+    def __str__(self) -> str:
+        return f"{self.requester} asks {self.cover} to cover {self.schedule}"
+
+
 def new_feed_secret() -> str:
     return secrets.token_urlsafe(24)
 

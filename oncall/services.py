@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
 from django.template.loader import render_to_string
@@ -33,7 +33,10 @@ from accounts.models import User
 from outbound.models import Delivery, Status
 from outbound.services import mail_enqueue
 
-from .models import CalendarFeed, Escalation, EscalationRule, EscalationStep, Page, Target, new_feed_secret
+from .models import (
+    CalendarFeed, Escalation, EscalationRule, EscalationStep, Override, Page, Schedule, SwapRequest, SwapStatus, Target,
+    new_feed_secret,
+)
 from .schedules import plan_for
 
 logger = logging.getLogger(__name__)
@@ -217,3 +220,43 @@ def page_counts() -> PageCounts:
     counts = Page.objects.aggregate(sent=Count("pk"),
                                     unacknowledged=Count("pk", filter=Q(escalation__incident__acknowledged_at=None)))
     return PageCounts(sent=counts["sent"], unacknowledged=counts["unacknowledged"])
+
+
+def swap_request_create(*, requester: User, schedule: Schedule, cover: User, starts_at: datetime,
+                        ends_at: datetime) -> SwapRequest:
+    """`requester` asks `cover` to take their hours from `starts_at` to `ends_at`; `cover` is told by mail."""
+    if cover.pk == requester.pk:
+        raise ValidationError({"cover": "Ask someone other than yourself."})
+    if not (cover.is_staff and cover.is_active):
+        raise ValidationError({"cover": "Only an active responder can cover on-call hours."})
+    if ends_at <= starts_at:
+        raise ValidationError({"ends_at": "The cover ends after it starts."})
+    if ends_at <= timezone.now():
+        raise ValidationError({"ends_at": "These hours are already over."})
+    with transaction.atomic():
+        swap = SwapRequest.objects.create(schedule=schedule, requester=requester, cover=cover, starts_at=starts_at,
+                                          ends_at=ends_at)
+        if cover.email:
+            mail_enqueue(key=f"oncall.swap:{swap.pk}", event="oncall.swap", to=cover.email,
+                         subject="[Incident tracker] Can you cover on-call hours?",
+                         text=f"{requester} asks you to cover their on-call hours in {schedule} from "
+                              f"{starts_at:%Y-%m-%d %H:%M} to {ends_at:%Y-%m-%d %H:%M} UTC.\n\n"
+                              f"Answer on {settings.SITE_URL}{reverse('oncall:mine')}\n")
+    return swap
+
+
+def swap_request_answer(swap: SwapRequest, *, actor: User, accept: bool) -> SwapRequest:
+    """The person asked accepts (the override is made) or declines; a request is answered once."""
+    with transaction.atomic():
+        current = SwapRequest.objects.select_for_update().get(pk=swap.pk)
+        if current.cover_id != actor.pk:
+            raise PermissionDenied("Only the person asked can answer this request.")
+        if current.status != SwapStatus.PENDING:
+            raise ValidationError(f"This request was already {current.get_status_display()}.")
+        if accept:
+            current.override = Override.objects.create(schedule=current.schedule, user=actor,
+                                                       replaces_id=current.requester_id,
+                                                       starts_at=current.starts_at, ends_at=current.ends_at)
+        current.status = SwapStatus.ACCEPTED if accept else SwapStatus.DECLINED
+        current.save(update_fields=["status", "override"])
+    return current

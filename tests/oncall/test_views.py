@@ -11,7 +11,7 @@ from icalendar import Calendar
 
 from accounts.models import User
 
-from oncall.models import CalendarFeed
+from oncall.models import CalendarFeed, SwapRequest
 from oncall.schedules import plan_for
 from tests.conftest import signed_in, signed_in_verified
 from tests.oncall.test_schedules import moment, weekly_schedule
@@ -86,3 +86,45 @@ def test_the_api_names_who_is_on_call_now_and_next_for_responders_only(reporter)
     }]
     refused = Client(HTTP_AUTHORIZATION=f"Bearer {token_for(reporter)}").get("/api/v1/oncall/")
     assert refused.status_code == 403
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_responder_asks_for_cover_and_the_colleague_accepting_makes_the_override():
+    schedule, ids = weekly_schedule("Europe/Paris")
+    on_duty, colleague = User.objects.get(pk=ids["C"]), User.objects.get(pk=ids["B"])
+    asking = signed_in_verified(on_duty)
+    response = asking.post("/oncall/", {"schedule": schedule.pk, "cover": colleague.pk,
+                                        "starts_at": "2026-03-10T18:00", "ends_at": "2026-03-11T08:00"})
+    assert response.status_code == 302
+    answering = signed_in_verified(colleague)
+    page = answering.get("/oncall/").content.decode()
+    assert f"{on_duty} asks you to cover Platform Europe/Paris" in page
+    found = re.search(r"/oncall/swaps/(\d+)/accept/", page)
+    assert found is not None
+    swap_pk = found.group(1)
+    stranger = signed_in_verified(User.objects.get(pk=ids["A"]))
+    assert stranger.post(f"/oncall/swaps/{swap_pk}/accept/").status_code == 404
+    assert answering.post(f"/oncall/swaps/{swap_pk}/accept/").status_code == 302
+    plan = plan_for(schedule)
+    assert plan.on_call(moment("2026-03-10T20:00Z")) == colleague.pk
+    assert plan.on_call(moment("2026-03-11T08:00Z")) == on_duty.pk
+    again = answering.post(f"/oncall/swaps/{swap_pk}/decline/", follow=True)
+    assert "already accepted" in again.content.decode()
+    assert answering.post(f"/oncall/swaps/{swap_pk}/maybe/").status_code == 404
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_swap_with_oneself_or_in_the_past_is_refused_and_changes_nothing():
+    schedule, ids = weekly_schedule("Europe/Paris")
+    person = User.objects.get(pk=ids["C"])
+    client = signed_in_verified(person)
+    mine = client.post("/oncall/", {"schedule": schedule.pk, "cover": person.pk,
+                                    "starts_at": "2026-03-10T18:00", "ends_at": "2026-03-11T08:00"})
+    assert mine.status_code == 400 and "Ask someone other than yourself." in mine.content.decode()
+    past = client.post("/oncall/", {"schedule": schedule.pk, "cover": ids["B"],
+                                    "starts_at": "2026-03-01T18:00", "ends_at": "2026-03-02T08:00"})
+    assert past.status_code == 400 and "These hours are already over." in past.content.decode()
+    backwards = client.post("/oncall/", {"schedule": schedule.pk, "cover": ids["B"],
+                                         "starts_at": "2026-03-11T18:00", "ends_at": "2026-03-11T08:00"})
+    assert backwards.status_code == 400 and "The cover ends after it starts." in backwards.content.decode()
+    assert not SwapRequest.objects.exists()
