@@ -35,6 +35,21 @@ class PersonSerializer(serializers.Serializer):
     name = serializers.CharField(source="__str__", read_only=True)
 
 
+class DutySerializer(serializers.Serializer):
+    person = PersonSerializer(read_only=True)
+    starts_at = serializers.DateTimeField(read_only=True)
+    ends_at = serializers.DateTimeField(read_only=True)
+
+
+class OnCallSerializer(serializers.Serializer):
+    """One schedule's shift now and the one after it; each null when nobody is on duty."""
+
+    schedule = serializers.CharField(source="schedule.name", read_only=True)
+    schedule_id = serializers.IntegerField(source="schedule.pk", read_only=True)
+    now = DutySerializer(read_only=True, allow_null=True)
+    next = DutySerializer(read_only=True, allow_null=True)
+
+
 class CategorySerializer(serializers.ModelSerializer):
     class Meta:
         model = Category
@@ -50,12 +65,13 @@ class IncidentSerializer(serializers.ModelSerializer):
     status = serializers.ChoiceField(choices=Status.choices, read_only=True)
     reporter = PersonSerializer(read_only=True)
     assignee = PersonSerializer(read_only=True, allow_null=True)
+    acknowledged_by = PersonSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Incident
         fields = ["id", "title", "description", "category", "category_name", "severity", "severity_label", "status",
-                  "reporter", "assignee", "created_at", "updated_at", "acknowledged_at", "resolved_at", "closed_at",
-                  "version"]
+                  "reporter", "assignee", "created_at", "updated_at", "acknowledged_at", "acknowledged_by", "resolved_at",
+                  "closed_at", "version"]
         read_only_fields = fields
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied, Throttled, ValidationError
@@ -29,12 +30,16 @@ from incidents.services import (
     ReportLimitReached,
     StaleIncidentError,
     comment_add,
+    incident_acknowledge,
     incident_create,
     incident_report_count,
     incident_transition,
     incident_update,
 )
 from incidents.workflow import transitions_from
+
+from oncall.models import Schedule
+from oncall.schedules import on_call_now
 
 from .problems import Conflict, PreconditionFailed, PreconditionRequired, problem_responses
 from .serializers import (
@@ -46,6 +51,7 @@ from .serializers import (
     IncidentSerializer,
     IncidentUpdateSerializer,
     MeSerializer,
+    OnCallSerializer,
     TimelineEntrySerializer,
     TransitionSerializer,
 )
@@ -245,6 +251,22 @@ class TransitionView(ApiView):
                         allowed=allowed)
 
 
+class AcknowledgeView(ApiView):
+    @extend_schema(
+        summary="Acknowledge an incident",
+        description="Responders only. Records when and by whom (the first acknowledgement counts) and stops the "
+                    "paging. Acknowledging an incident already acknowledged changes nothing and answers 200.",
+        request=None,
+        responses={200: IncidentSerializer, **problem_responses(401, 403, 404, 429)},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        incident = self.visible_incident(pk)
+        if not permissions.can_triage(self.user):
+            raise PermissionDenied("Only responders may acknowledge incidents.")
+        incident_acknowledge(incident, actor=self.user)
+        return self.incident_answer(pk)
+
+
 class CommentListView(ApiView):
     def comments(self, incident: Incident) -> QuerySet[Comment]:
         return Comment.objects.visible_to(self.user).filter(incident=incident).select_related("author")
@@ -283,6 +305,18 @@ class CategoryListView(ApiView):
     @extend_schema(summary="Categories", responses={200: CategorySerializer(many=True), **problem_responses(401, 403, 429)})
     def get(self, request: Request) -> Response:
         return Response(CategorySerializer(Category.objects.all(), many=True).data)
+
+
+class OnCallView(ApiView):
+    @extend_schema(summary="Who is on call now, and next",
+                   description="Responders only. One entry per schedule: the shift covering now and the next one.",
+                   responses={200: OnCallSerializer(many=True), **problem_responses(401, 403, 429)})
+    def get(self, request: Request) -> Response:
+        if not permissions.can_triage(self.user):
+            raise PermissionDenied("On-call schedules are for responders.")
+        duties = [{"schedule": schedule, "now": current, "next": upcoming}
+                  for schedule, current, upcoming in on_call_now(Schedule.objects.all(), at=timezone.now())]
+        return Response(OnCallSerializer(duties, many=True).data)
 
 
 class MeView(ApiView):

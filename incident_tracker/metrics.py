@@ -18,10 +18,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.db import DatabaseError
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from oncall import services as oncall
 from outbound import queue
 
 REQUESTS = Counter("incident_tracker_requests", "HTTP requests answered, by view and status.", ["view", "status"])
@@ -50,9 +51,10 @@ def _registry() -> CollectorRegistry:
 
 
 class QueueCollector(Collector):
-    def collect(self) -> list[GaugeMetricFamily]:
+    def collect(self) -> list[Metric]:
         try:
             state = queue.state()
+            paging = oncall.page_counts()
         except DatabaseError:
             return []
         return [
@@ -63,6 +65,10 @@ class QueueCollector(Collector):
             GaugeMetricFamily("incident_tracker_queue_dead_deliveries",
                               "Mail, webhook and chat deliveries that failed every try (listed in the admin).",
                               value=state.dead),
+            CounterMetricFamily("incident_tracker_oncall_pages", "On-call pages sent (one per person per step).",
+                                value=paging.sent),
+            GaugeMetricFamily("incident_tracker_oncall_unacknowledged_pages",
+                              "Pages sent for incidents nobody has acknowledged yet.", value=paging.unacknowledged),
         ]
 
 

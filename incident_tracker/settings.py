@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "accounts",
     "audit",
     "outbound",
+    "oncall",
     "incidents",
     "api",
 ]
@@ -319,6 +320,11 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 TASK_LEASE_SECONDS = env.int("TASK_LEASE_SECONDS", default=300)
 # /readyz reports the queue as stuck when a due task has waited longer than this.
 TASK_STUCK_AFTER_SECONDS = env.int("TASK_STUCK_AFTER_SECONDS", default=300)
+# On-call escalation (oncall/services.py): while a step waits for an acknowledgement, how
+# often it checks whether its pages died in the queue (then it moves on at once).
+ONCALL_CHECK_SECONDS = env.int("ONCALL_CHECK_SECONDS", default=60)
+# How long the acknowledge link in a page works (it works once).
+ONCALL_LINK_MAX_AGE_SECONDS = env.int("ONCALL_LINK_MAX_AGE_SECONDS", default=24 * 3600)
 WEBHOOK_TIMEOUT = 10
 # Webhooks and chat messages never go to loopback, private, link-local or other
 # non-public addresses, except in networks listed here (comma-separated CIDR), e.g. a

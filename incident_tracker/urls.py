@@ -9,6 +9,7 @@ urlpatterns = [
     path("", DashboardView.as_view(), name="dashboard"),
     path("accounts/", include("accounts.urls")),
     path("incidents/", include("incidents.urls")),
+    path("oncall/", include("oncall.urls")),
     path("api/v1/", include("api.urls")),
     path("admin/", admin.site.urls),
     # /healthz and /readyz are answered by HealthCheckMiddleware, ahead of every other rule.

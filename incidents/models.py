@@ -58,7 +58,7 @@ class IncidentQuerySet(models.QuerySet["Incident"]):
 
     def for_list(self) -> IncidentQuerySet:
         """With the related rows a page shows, and without the search document no page shows."""
-        return self.select_related("category", "reporter", "assignee").defer("search_vector")
+        return self.select_related("category", "reporter", "assignee", "acknowledged_by").defer("search_vector")
 
     def for_table(self) -> IncidentQuerySet:
         """Only the columns an incident table shows (the list, the dashboard's queues), with the names it shows."""
@@ -143,6 +143,8 @@ class Incident(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True, editable=False)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="+", editable=False)
     resolved_at = models.DateTimeField(null=True, blank=True, editable=False)
     closed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Optimistic locking: every write bumps it, and a write based on an older value is refused.

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from accounts.limits import counted
 from accounts.models import User
+from oncall import services as oncall
 from outbound.models import Event
 from audit.models import Action
 from audit.services import audit_record
@@ -141,6 +142,7 @@ def incident_create(
         audit_record(Action.INCIDENT_REPORTED, actor=actor, target=incident, changes=changes)
         notifications.notify_reported(incident, actor=actor)
         events.incident_event(Event.INCIDENT_REPORTED, incident, actor=actor)
+        _escalate(incident)
         if on_behalf:
             notifications.notify_reported_on_behalf(incident, actor=actor)
     return incident, True
@@ -208,6 +210,37 @@ def incident_update(
             events.incident_event(Event.INCIDENT_UPDATED, current, actor=actor, changes=diff)
         if "severity" in changed:
             notifications.notify_escalated(current, actor=actor, previous_severity=previous_severity)
+            _escalate(current)
+    return current
+
+
+def _escalate(incident: Incident) -> None:
+    """Start paging the on-call for an open, unacknowledged incident whose category and severity have a policy."""
+    if incident.is_open and incident.acknowledged_at is None:
+        oncall.escalation_start(incident_id=incident.pk, severity=incident.severity, category_id=incident.category_id,
+                                subject=f"incident #{incident.pk}, {incident.get_severity_display()}",
+                                url=settings.SITE_URL + incident.get_absolute_url())
+
+
+def incident_acknowledge(incident: Incident, *, actor: User) -> Incident:
+    """
+    `actor` (a responder) takes note of the incident: the first acknowledgement is
+    recorded with its time and person, and paging stops. Acknowledging again changes
+    nothing and is not an error (two people answering the same page).
+    """
+    if not permissions.can_triage(actor):
+        raise PermissionDenied("Only responders may acknowledge incidents.")
+    with transaction.atomic():
+        current = Incident.objects.select_for_update(no_key=True).get(pk=incident.pk)
+        if current.acknowledged_at is None:
+            current.acknowledged_at, current.acknowledged_by = timezone.now(), actor
+            current.version = F("version") + 1
+            current.save(update_fields=["acknowledged_at", "acknowledged_by", "version", "updated_at"])
+            caching.incidents_changed()
+            current.refresh_from_db()
+            audit_record(Action.INCIDENT_EDITED, actor=actor, target=current,
+                         changes={"acknowledged_by": [None, str(actor)]})
+        oncall.escalation_stop(incident_id=current.pk, reason=f"acknowledged by {actor}")
     return current
 
 
@@ -244,16 +277,8 @@ def _transitioned(incident: Incident, *, actor: User, transition: Transition, ex
             raise ValidationError(
                 f"An incident that is {current.get_status_display()} cannot be moved with “{transition.label}”."
             )
-        now = timezone.now()
         before_status = current.status
-        current.status = transition.target
-        for stamp in transition.sets:
-            setattr(current, stamp, now)
-        for stamp in transition.sets_once:
-            if getattr(current, stamp) is None:
-                setattr(current, stamp, now)
-        for stamp in transition.clears:
-            setattr(current, stamp, None)
+        _apply(transition, current, actor=actor)
         current.version = F("version") + 1
         current.save()
         caching.incidents_changed()
@@ -265,6 +290,8 @@ def _transitioned(incident: Incident, *, actor: User, transition: Transition, ex
             changes={"status": [before_status, current.status], "transition": [None, transition.name]},
         )
         notifications.notify_transitioned(current, actor=actor, transition=transition)
+        if not current.is_open or current.acknowledged_at is not None:
+            oncall.escalation_stop(incident_id=current.pk, reason=f"{transition.label.lower()} by {actor}")
         events.incident_event(Event.INCIDENT_TRANSITIONED, current, actor=actor, transition=transition.name,
                               previous_status=before_status)
     return current
@@ -289,10 +316,27 @@ def incident_severity_raise(incident: Incident, *, actor: User, severity: int) -
         current.save(update_fields=["severity", "version", "updated_at"])
         caching.incidents_changed()
         current.refresh_from_db()
-        audit_record(Action.INCIDENT_EDITED, actor=actor, target=current,
-                     changes={"severity": [Severity(previous).label, _display(current, "severity")]})
+        changes = {"severity": [Severity(previous).label, _display(current, "severity")]}
+        audit_record(Action.INCIDENT_EDITED, actor=actor, target=current, changes=changes)
         notifications.notify_escalated(current, actor=actor, previous_severity=previous)
+        events.incident_event(Event.INCIDENT_UPDATED, current, actor=actor, changes=changes)
+        _escalate(current)
     return current
+
+
+def _apply(transition: Transition, incident: Incident, *, actor: User) -> None:
+    """Set the status and the lifecycle stamps a transition names; the first to acknowledge is recorded with them."""
+    now = timezone.now()
+    incident.status = transition.target
+    for stamp in transition.sets:
+        setattr(incident, stamp, now)
+    for stamp in transition.sets_once:
+        if getattr(incident, stamp) is None:
+            setattr(incident, stamp, now)
+    if incident.acknowledged_at is not None and incident.acknowledged_by_id is None:
+        incident.acknowledged_by = actor
+    for stamp in transition.clears:
+        setattr(incident, stamp, None)
 
 
 def comment_add(

@@ -14,6 +14,8 @@ urlpatterns = [
     path("<int:pk>/attachments/<int:attachment_pk>/", views.AttachmentDownloadView.as_view(), name="attachment"),
     path("<int:pk>/attachments/<int:attachment_pk>/remove/", views.AttachmentRemoveView.as_view(),
          name="attachment_remove"),
+    path("<int:pk>/acknowledge/", views.IncidentAcknowledgeView.as_view(), name="acknowledge"),
+    path("acknowledge/<str:token>/", views.AcknowledgeLinkView.as_view(), name="acknowledge-link"),
     path("<int:pk>/take/", views.IncidentTakeView.as_view(), name="take"),
     path("<int:pk>/actions/<slug:name>/", views.IncidentTransitionView.as_view(), name="transition"),
 ]

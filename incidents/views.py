@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
+from django.db import transaction
 from django.http import (
     FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect, StreamingHttpResponse,
 )
@@ -21,6 +22,9 @@ from accounts.models import User, name_fields
 from accounts.types import AuthenticatedHttpRequest, request_user
 from audit.models import Action, AuditLog
 from audit.services import audit_record
+from oncall import services as oncall
+from oncall.models import Page, Schedule
+from oncall.schedules import on_call_now
 
 from . import dashboard, permissions
 from .export import csv_lines
@@ -29,8 +33,8 @@ from .models import Attachment, Comment, Incident, IncidentQuerySet
 from .pagination import COUNT_CAP, InvalidCursor, KeysetPage, bounded_count, keyset_page
 from .search import NEWEST_FIRST, RANKED_MATCHES, search_page
 from .services import (
-    ReportLimitReached, StaleIncidentError, attachment_remove, comment_add, incident_create, incident_report_count,
-    incident_transition, incident_update,
+    ReportLimitReached, StaleIncidentError, attachment_remove, comment_add, incident_acknowledge, incident_create,
+    incident_report_count, incident_transition, incident_update,
 )
 from .workflow import transitions_from
 
@@ -66,6 +70,9 @@ class DashboardView(LoginRequiredMixin, TemplateView):
         user = request_user(self.request)
         if user.is_staff:
             context.update(dashboard.staff_figures(now=timezone.localtime()), window_days=dashboard.WINDOW_DAYS)
+            on_call = on_call_now(Schedule.objects.all(), at=timezone.now())
+            mine = [(schedule, shift) for schedule, shift, _ in on_call if shift and shift.person.pk == user.pk]
+            context.update(on_call=on_call, my_shifts=mine)
         context.update(self.queues(user))
         return context
 
@@ -220,6 +227,8 @@ class IncidentDetailView(VisibleIncidentMixin, DetailView):
             timeline=AuditLog.objects.for_target(incident._meta.label_lower, incident.pk).visible_to(user)
             .select_related("actor").only("created_at", "actor_id", "action", "changes", "via", *name_fields("actor")),
             can_take=permissions.can_triage(user) and incident.assignee_id != user.pk,
+            can_acknowledge=permissions.can_triage(user) and incident.acknowledged_at is None,
+            pages=Page.objects.for_incident(incident.pk) if permissions.can_triage(user) else [],
         )
         return context
 
@@ -348,6 +357,48 @@ class IncidentTakeView(IncidentActionView):
             messages.error(request, STALE_ACTION_MESSAGE)
         else:
             messages.success(request, "The incident is assigned to you.")
+        return redirect(incident)
+
+
+class IncidentAcknowledgeView(IncidentActionView):
+    """The "Acknowledge" button: a responder takes note of the incident and the paging stops."""
+
+    def post(self, request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+        incident = incident_acknowledge(self.get_incident(), actor=request.user)
+        messages.success(request, f"Acknowledged; paging stopped. (Acknowledged by {incident.acknowledged_by}.)")
+        return redirect(incident)
+
+
+class AcknowledgeLinkView(LoginRequiredMixin, TemplateView):
+    """
+    The link in a page. Opening it shows one button (GET changes nothing: mail
+    scanners open links); pressing it acknowledges the incident. The link works once,
+    expires, and asks for sign-in first when the session is gone.
+    """
+
+    template_name = "incidents/acknowledge_link.html"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not permissions.can_triage(request_user(request)):
+            raise PermissionDenied("Only responders may acknowledge incidents.")
+        try:
+            page = oncall.link_page(kwargs["token"])
+        except ValidationError as error:
+            return self.render_to_response({"error": " ".join(error.messages)}, status=410)
+        return self.render_to_response({"page": page, "incident": page.escalation.incident})
+
+    def post(self, request: AuthenticatedHttpRequest, token: str) -> HttpResponse:
+        if not permissions.can_triage(request.user):
+            raise PermissionDenied("Only responders may acknowledge incidents.")
+        try:
+            page = oncall.link_page(token)
+        except ValidationError as error:
+            return self.render_to_response({"error": " ".join(error.messages)}, status=410)
+        with transaction.atomic():
+            if not oncall.link_use(page):
+                return self.render_to_response({"error": "This acknowledge link has already been used."}, status=410)
+            incident = incident_acknowledge(page.escalation.incident, actor=request.user)
+        messages.success(request, "Acknowledged; paging stopped.")
         return redirect(incident)
 
 
