@@ -79,9 +79,9 @@ def test_the_api_names_who_is_on_call_now_and_next_for_responders_only(reporter)
     body = Client(HTTP_AUTHORIZATION=f"Bearer {token_for(responder)}").get("/api/v1/oncall/").json()
     assert body == [{
         "schedule": "Platform Europe/Paris", "schedule_id": body[0]["schedule_id"],
-        "now": {"person": {"id": ids["C"], "username": "c-Europe/Paris", "name": str(User.objects.get(pk=ids["C"]))},
+        "now": {"person": {"id": ids["C"], "name": str(User.objects.get(pk=ids["C"]))},
                 "starts_at": "2026-03-09T08:00:00Z", "ends_at": "2026-03-12T17:00:00Z"},
-        "next": {"person": {"id": ids["A"], "username": "a-Europe/Paris", "name": str(responder)},
+        "next": {"person": {"id": ids["A"], "name": str(responder)},
                  "starts_at": "2026-03-12T17:00:00Z", "ends_at": "2026-03-13T07:00:00Z"},
     }]
     refused = Client(HTTP_AUTHORIZATION=f"Bearer {token_for(reporter)}").get("/api/v1/oncall/")
