@@ -68,6 +68,16 @@ MATRIX: dict[str, tuple[str, str]] = {
     "api-incident-timeline":              ("401 200 404 200 200 E C", "incident"),
     "api-categories":                     ("401 200 200 200 200 E C", ""),
     "api-me":                             ("401 200 200 200 200 E C", ""),
+    # On call: acknowledging is a POST; a link with a forged token is refused (410 for responders,
+    # who could use a real one); the calendar feed's secret is its only key.
+    "incidents:acknowledge":              ("L 405 405 405 405 E C", "incident"),
+    "incidents:acknowledge-link":         ("L 403 403 410 410 E C", "token"),
+    "oncall:mine":                        ("L 403 403 200 200 E C", ""),
+    "oncall:swap-answer":                 ("L 403 403 405 405 E C", "swap"),
+    "oncall:calendar-rotate":             ("L 403 403 405 405 E C", ""),
+    "oncall:calendar":                    ("404 404 404 404 404 E C", "secret"),
+    "api-incident-acknowledge":           ("401 405 405 405 405 E C", "incident"),
+    "api-oncall":                         ("401 403 403 200 200 E C", ""),
     # Webhook subscriptions are the responders' (the numbers name no subscription: 404).
     "api-webhooks":                       ("401 403 403 200 200 E C", ""),
     "api-webhook":                        ("401 403 403 404 404 E C", "incident"),
@@ -111,7 +121,7 @@ def address(name: str, kind: str, incident: Incident) -> str:
         return reverse(name, args=[incident.pk, incident.attachments.get().pk])
     args: dict[str, list[object]] = {
         "": [], "incident": [incident.pk], "transition": [incident.pk, "start"], "reset": ["MQ", "set-password"],
-        "token": ["not-a-real-link"],
+        "token": ["not-a-real-link"], "swap": [incident.pk, "accept"], "secret": ["not-a-real-secret"],
     }
     return reverse(name, args=args[kind])
 
