@@ -42,7 +42,8 @@ class MyOnCallView(ResponderMixin, TemplateView):
         return super().get_context_data(
             on_call=on_call_now(Schedule.objects.all(), at=timezone.now()),
             asked_of_me=swaps.filter(cover=user, status=SwapStatus.PENDING),
-            my_requests=swaps.filter(requester=user)[:20],
+            # Every request of theirs for hours still to come; past ones are history.
+            my_requests=swaps.filter(requester=user, ends_at__gte=timezone.now()),
             calendar_url=self.request.build_absolute_uri(reverse("oncall:calendar", args=[feed.secret])), **kwargs)
 
     def post(self, request: AuthenticatedHttpRequest) -> HttpResponse:

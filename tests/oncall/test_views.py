@@ -128,3 +128,17 @@ def test_a_swap_with_oneself_or_in_the_past_is_refused_and_changes_nothing():
                                          "starts_at": "2026-03-11T18:00", "ends_at": "2026-03-11T08:00"})
     assert backwards.status_code == 400 and "The cover ends after it starts." in backwards.content.decode()
     assert not SwapRequest.objects.exists()
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_on_call_page_lists_every_request_for_hours_to_come_and_none_that_are_over():
+    schedule, ids = weekly_schedule("Europe/Paris")
+    on_duty, colleague = User.objects.get(pk=ids["C"]), User.objects.get(pk=ids["B"])
+    for day in range(-1, 25):
+        SwapRequest.objects.create(schedule=schedule, requester=on_duty, cover=colleague,
+                                   starts_at=NOW + timedelta(days=day, hours=6),
+                                   ends_at=NOW + timedelta(days=day, hours=8))
+    page = signed_in_verified(on_duty).get("/oncall/").content.decode()
+    listed = re.findall(r"<li>[^<]* for Platform Europe/Paris, [^<]*</li>", page)
+    assert len(listed) == 25
+    assert "Mon 9 Mar" not in "".join(listed)
