@@ -49,6 +49,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """The rows that make up a read-only record (a delivery's tries, an escalation's pages), shown, never edited."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
 @admin.register(AuditLog)
 class AuditLogAdmin(ReadOnlyAdmin):
     """

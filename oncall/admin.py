@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils import timezone
 
-from audit.admin import ReadOnlyAdmin
+from audit.admin import ReadOnlyAdmin, ReadOnlyInline
 
 from .models import (
     CalendarFeed, Escalation, EscalationPolicy, EscalationRule, EscalationStep, Override, Page, Rotation,
@@ -86,15 +86,10 @@ class EscalationRuleAdmin(admin.ModelAdmin):
     list_select_related = ("category", "policy")
 
 
-class PageInline(admin.TabularInline):
+class PageInline(ReadOnlyInline):
     model = Page
     fields = ("sent_at", "user", "round", "step", "channel", "delivery", "link_used_at")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: object, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(Escalation)

@@ -5,7 +5,6 @@ after saving. The log is read-only, with "retry now" for what failed or died.
 """
 from __future__ import annotations
 
-from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -16,7 +15,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from audit.admin import ReadOnlyAdmin, register_target_models
+from audit.admin import ReadOnlyAdmin, ReadOnlyInline, register_target_models
 
 from .forms import SubscriptionForm
 from .models import Attempt, Delivery, Status, Subscription
@@ -69,15 +68,10 @@ class SubscriptionAdmin(admin.ModelAdmin):
         messages.success(request, f"Test event queued for {len(queryset)} subscription(s): see the delivery log.")
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(ReadOnlyInline):
     model = Attempt
     fields = ("started_at", "duration_ms", "status_code", "error")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Delivery)
