@@ -82,14 +82,14 @@ class WebhookView(ApiView):
     permission_classes = [*ApiView.permission_classes, IsResponder]
 
     def subscription(self, pk: int) -> Subscription:
-        return get_object_or_404(Subscription, pk=pk)
+        return get_object_or_404(Subscription.objects.shared(), pk=pk)
 
 
 class WebhookListView(WebhookView):
     @extend_schema(operation_id="webhooks_list", summary="Webhook and chat subscriptions", tags=["webhooks"],
                    responses={200: SubscriptionSerializer(many=True), **problem_responses(401, 403, 429)})
     def get(self, request: Request) -> Response:
-        return Response(SubscriptionSerializer(Subscription.objects.all(), many=True).data)
+        return Response(SubscriptionSerializer(Subscription.objects.shared(), many=True).data)
 
     @extend_schema(summary="Subscribe a URL to events", tags=["webhooks"], request=SubscriptionWriteSerializer,
                    description="The answer holds the signing secret, once: it is never shown again.",

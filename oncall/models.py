@@ -271,14 +271,24 @@ class PageQuerySet(models.QuerySet["Page"]):
         return self.filter(escalation__incident_id=incident_id).select_related("user", "delivery").order_by("sent_at", "pk")
 
 
+class PageChannel(models.TextChoices):
+    MAIL = "mail", "mail"
+    CHAT = "chat", "chat"
+    WEBHOOK = "webhook", "webhook"
+
+
 class Page(models.Model):
-    """One message to one person for one step of an escalation; its delivery says whether it reached them."""
+    """
+    One message to one person through one channel for one step of an escalation; its
+    delivery says whether it reached them. A person with their own page channel gets two
+    per step: the mail, and the chat message or webhook.
+    """
 
     escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="pages")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     round = models.PositiveSmallIntegerField()
     step = models.PositiveSmallIntegerField()
-    channel = models.CharField(max_length=10, default="mail")
+    channel = models.CharField(max_length=10, choices=PageChannel.choices, default=PageChannel.MAIL)
     delivery = models.ForeignKey("outbound.Delivery", null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="+")
     sent_at = models.DateTimeField(default=timezone.now)

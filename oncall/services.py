@@ -5,7 +5,8 @@ incidents.services starts an escalation (with plain values: this app sits below
 incidents) when an incident is reported at, or raised to, a severity that has a
 policy, and stops it when the incident is acknowledged, resolved or closed. Each step
 runs in `escalation_advance`, one task per wake-up, inside one transaction that locks
-the escalation row: it pages the step's people (a Page row and a queued mail each, keyed
+the escalation row: it pages the step's people (a Page row and a queued message per
+person and channel: mail, and their own chat or webhook channel if they set one; keyed
 so a step run twice pages nobody twice), moves `step`/`round` on and sets `next_at`.
 The task carries the row's `generation`; a copy of it that runs twice, late, or on a
 second worker finds the generation moved on and does nothing. Until `next_at` the task
@@ -16,6 +17,7 @@ the next step runs at once instead of waiting.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,12 +32,12 @@ from django.utils import timezone
 from django_tasks import task
 
 from accounts.models import User
-from outbound.models import Delivery, Status
-from outbound.services import mail_enqueue
+from outbound.models import Delivery, Format, Status, Subscription
+from outbound.services import mail_enqueue, page_enqueue
 
 from .models import (
-    CalendarFeed, Escalation, EscalationRule, EscalationStep, Override, Page, Schedule, SwapRequest, SwapStatus, Target,
-    new_feed_secret,
+    CalendarFeed, Escalation, EscalationRule, EscalationStep, Override, Page, PageChannel, Schedule, SwapRequest,
+    SwapStatus, Target, new_feed_secret,
 )
 from .schedules import plan_for
 
@@ -146,27 +148,63 @@ def step_people(step: EscalationStep, *, at: datetime) -> list[User]:
 
 
 def _page(escalation: Escalation, step: EscalationStep, *, now: datetime) -> bool:
-    """Page the step's people; True when at least one of them has somewhere to be paged."""
+    """Page the step's people through each of their channels; True when at least one has somewhere to be paged."""
+    people = step_people(step, at=now)
+    own_channels = {channel.owner_id: channel
+                    for channel in Subscription.objects.filter(owner__in=people, is_active=True)}
     reached = False
-    for person in step_people(step, at=now):
-        page, created = Page.objects.get_or_create(escalation=escalation, round=escalation.round, step=escalation.step,
-                                                   user=person, channel="mail", defaults={"sent_at": now})
-        if created and person.email:
-            page.delivery = _mail(page, person)
-            page.save(update_fields=["delivery"])
-        reached = reached or bool(person.email)
+    for person in people:
+        routes = _routes(person, own_channels.get(person.pk))
+        # Someone with nowhere to be paged still gets a Page row: the timeline shows them as not reached.
+        for channel, send in routes or [(PageChannel.MAIL, _nowhere)]:
+            page, created = Page.objects.get_or_create(escalation=escalation, round=escalation.round,
+                                                       step=escalation.step, user=person, channel=channel,
+                                                       defaults={"sent_at": now})
+            if created:
+                page.delivery = send(page)
+                page.save(update_fields=["delivery"])
+        reached = reached or bool(routes)
     return reached
+
+
+def _nowhere(page: Page) -> None:
+    return None
+
+
+def _routes(person: User, own_channel: Subscription | None) -> list[tuple[PageChannel, Callable[[Page], Delivery | None]]]:
+    """Mail to everyone with an address, and the person's own chat or webhook channel where they set one."""
+    routes: list[tuple[PageChannel, Callable[[Page], Delivery | None]]] = []
+    if person.email:
+        routes.append((PageChannel.MAIL, lambda page: _mail(page, person)))
+    if own_channel is not None:
+        kind = PageChannel.WEBHOOK if own_channel.format == Format.STANDARD else PageChannel.CHAT
+        routes.append((kind, lambda page: _post(page, person, own_channel)))
+    return routes
+
+
+def _acknowledge_url(page: Page) -> str:
+    return settings.SITE_URL + reverse("incidents:acknowledge-link", args=[link_token(page)])
 
 
 def _mail(page: Page, person: User) -> Delivery | None:
     escalation = page.escalation
-    context = {"escalation": escalation, "person": person, "page": page,
-               "acknowledge_url": settings.SITE_URL + reverse("incidents:acknowledge-link", args=[link_token(page)]),
+    context = {"escalation": escalation, "person": person, "page": page, "acknowledge_url": _acknowledge_url(page),
                "expires_hours": settings.ONCALL_LINK_MAX_AGE_SECONDS // 3600}
     return mail_enqueue(key=f"oncall.page:{page.pk}", event="oncall.page", to=person.email,
                         subject=f"[Incident tracker] Page: {escalation.subject}",
                         text=render_to_string("oncall/email/page.txt", context),
                         html=render_to_string("oncall/email/page.html", context))
+
+
+def _post(page: Page, person: User, channel: Subscription) -> Delivery | None:
+    """The page as an event to the person's own channel (docs/webhooks.md, "oncall.page")."""
+    escalation = page.escalation
+    expires_at = page.sent_at + timedelta(seconds=settings.ONCALL_LINK_MAX_AGE_SECONDS)
+    data = {"incident": {"id": escalation.incident_id, "summary": escalation.subject, "url": escalation.url},
+            "page": {"id": page.pk, "round": page.round, "step": page.step, "sent_at": page.sent_at.isoformat()},
+            "person": {"id": person.pk, "name": str(person), "chat_handle": channel.chat_handle},
+            "acknowledge_url": _acknowledge_url(page), "acknowledge_expires_at": expires_at.isoformat()}
+    return page_enqueue(channel, data, key=f"oncall.page:{page.pk}")
 
 
 def link_token(page: Page) -> str:

@@ -14,11 +14,13 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.types import AuthenticatedHttpRequest, request_user
+from outbound.models import Format, Subscription
+from outbound.services import page_channel_set, subscription_delete, subscription_test
 
 from . import calendar
 from .models import CalendarFeed, Schedule, SwapRequest, SwapStatus
 from .schedules import on_call_now
-from .forms import SwapRequestForm
+from .forms import PageChannelForm, SwapRequestForm
 from .services import calendar_feed_for, calendar_feed_rotate, swap_request_answer, swap_request_create
 
 
@@ -39,7 +41,10 @@ class MyOnCallView(ResponderMixin, TemplateView):
         feed = calendar_feed_for(user)
         swaps = SwapRequest.objects.select_related("schedule", "requester", "cover")
         kwargs.setdefault("swap_form", SwapRequestForm())
+        page_channel = Subscription.objects.filter(owner=user).first()
+        kwargs.setdefault("channel_form", PageChannelForm(instance=page_channel))
         return super().get_context_data(
+            page_channel=page_channel,
             on_call=on_call_now(Schedule.objects.all(), at=timezone.now()),
             asked_of_me=swaps.filter(cover=user, status=SwapStatus.PENDING),
             # Every request of theirs for hours still to come; past ones are history.
@@ -58,6 +63,44 @@ class MyOnCallView(ResponderMixin, TemplateView):
                 messages.success(request, f"{form.cleaned_data['cover']} is asked to cover your hours.")
                 return redirect("oncall:mine")
         return self.render_to_response(self.get_context_data(swap_form=form), status=400)
+
+
+def _on_call_page(request: HttpRequest, *, status: int = 200, **context: Any) -> HttpResponse:
+    """The responder's on-call page as the answer to another form's POST (its errors, or a secret shown once)."""
+    view = MyOnCallView()
+    view.setup(request)
+    return view.render_to_response(view.get_context_data(**context), status=status)
+
+
+class PageChannelView(ResponderMixin, View):
+    """Set, test or remove the responder's own page channel; a new signed-JSON channel's secret is shown once."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: AuthenticatedHttpRequest) -> HttpResponse:
+        current = Subscription.objects.filter(owner=request.user).first()
+        action = request.POST.get("action")
+        if action not in ("test", "remove"):
+            return self._save(request, current)
+        if current is None:
+            messages.error(request, "You have no page channel besides your mail.")
+        elif action == "test":
+            subscription_test(current, actor=request.user)
+            messages.success(request, "A test message is on its way to your page channel.")
+        else:
+            subscription_delete(current, actor=request.user)
+            messages.success(request, "You are paged by mail only from now on.")
+        return redirect("oncall:mine")
+
+    def _save(self, request: AuthenticatedHttpRequest, current: Subscription | None) -> HttpResponse:
+        form = PageChannelForm(request.POST, instance=current)
+        if not form.is_valid():
+            return _on_call_page(request, status=400, channel_form=form)
+        channel, created = page_channel_set(request.user, actor=request.user, **form.cleaned_data)
+        messages.success(request, "You are paged there too from now on: send yourself a test message.")
+        if created and channel.format == Format.STANDARD:
+            return _on_call_page(request, new_secret=channel.secret)
+        return redirect("oncall:mine")
 
 
 class SwapAnswerView(ResponderMixin, View):

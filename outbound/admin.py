@@ -33,11 +33,16 @@ def _actor(request: HttpRequest) -> AbstractBaseUser:
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
     form = SubscriptionForm
-    list_display = ("name", "format", "url", "is_active", "failing_since", "delivery_log")
+    list_display = ("name", "format", "url", "is_active", "owner", "failing_since", "delivery_log")
     list_filter = ("format", "is_active")
+    list_select_related = ("owner",)
     search_fields = ("name", "url")
-    readonly_fields = ("disabled_reason", "failing_since", "created_at")
+    readonly_fields = ("owner", "chat_handle", "disabled_reason", "failing_since", "created_at")
     actions = ["send_test_event"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Subscription | None = None) -> bool:
+        """A person's own page channel is theirs to change (on their on-call page); here it is shown, or removed."""
+        return (obj is None or obj.owner_id is None) and super().has_change_permission(request, obj)
 
     def save_model(self, request: HttpRequest, obj: Subscription, form: ModelForm, change: bool) -> None:
         values = {name: form.cleaned_data[name] for name in SubscriptionForm.Meta.fields}

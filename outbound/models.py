@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -24,6 +25,12 @@ class Event(models.TextChoices):
 
 # Sent only by "send a test event"; no subscription asks for it.
 TEST_EVENT = "webhook.test"
+# Sent only to a person's own page channel (Subscription.owner), when they are paged.
+PAGE_EVENT = "oncall.page"
+
+# What a chat handle may be: a Slack member id (U0123ABCD) or a Mattermost or Teams user name.
+validate_chat_handle = RegexValidator(r"^@?[A-Za-z0-9][A-Za-z0-9._-]{0,79}$",
+                                      "Give a member id (U0123ABCD) or a user name: letters, digits, . _ and - only.")
 
 
 class Format(models.TextChoices):
@@ -33,8 +40,18 @@ class Format(models.TextChoices):
     TEAMS = "teams", "Microsoft Teams (Workflows webhook)"
 
 
+class SubscriptionQuerySet(models.QuerySet["Subscription"]):
+    def shared(self) -> SubscriptionQuerySet:
+        """A team's subscriptions, which events go to; not the people's own page channels."""
+        return self.filter(owner__isnull=True)
+
+
 class Subscription(models.Model):
-    """A URL that is sent incident events: a signed JSON webhook, or a chat channel's incoming webhook."""
+    """
+    A URL that is sent incident events: a signed JSON webhook, or a chat channel's incoming
+    webhook. One with an `owner` is that person's page channel instead: it is sent their
+    pages and nothing else, through the same signing, address checks and retries.
+    """
 
     name = models.CharField(max_length=100, unique=True)
     url = models.URLField("target URL", max_length=2000,
@@ -53,6 +70,16 @@ class Subscription(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+", editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # A person's own page channel receives only their pages (PAGE_EVENT), never the events above.
+    owner = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="page_channel", editable=False,
+                                 help_text="Set for a person's own page channel; empty for a team's subscription.")
+    chat_handle = models.CharField(
+        max_length=81, blank=True, validators=[validate_chat_handle],
+        help_text="For a page channel in a chat format: the handle mentioned in the message, so that the chat "
+                  "notifies this person in a shared channel (a Slack member id such as U0123ABCD, or a user name).")
+
+    objects = SubscriptionQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

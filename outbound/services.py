@@ -27,14 +27,14 @@ from audit.services import audit_record
 
 from . import queue, transport
 from .formats import CHAT_FORMATS
-from .models import TEST_EVENT, Channel, Delivery, Event, Format, Status, Subscription
+from .models import PAGE_EVENT, TEST_EVENT, Channel, Delivery, Event, Format, Status, Subscription
 from .transport import Outcome
 
 logger = logging.getLogger(__name__)
 
 # A subscription failing for this long without one success is disabled.
 DISABLE_AFTER = timedelta(days=1)
-SUBSCRIPTION_FIELDS = ("name", "url", "format", "events", "include_internal", "is_active")
+SUBSCRIPTION_FIELDS = ("name", "url", "format", "events", "include_internal", "is_active", "chat_handle")
 
 
 def mail_enqueue(*, key: str, event: str, to: str, subject: str, text: str, html: str = "") -> Delivery | None:
@@ -58,7 +58,7 @@ def event_publish(event: Event | str, data: dict[str, Any], *, key: str, interna
     to subscriptions that include internal notes. `key` names the event once (the same
     key twice queues nothing more).
     """
-    subscriptions = [subscription for subscription in Subscription.objects.filter(is_active=True)
+    subscriptions = [subscription for subscription in Subscription.objects.shared().filter(is_active=True)
                      if event in subscription.events and (subscription.include_internal or not internal)]
     return _queue_event(str(event), data, key=key, subscriptions=subscriptions)
 
@@ -99,15 +99,15 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
-def _check_events(events: list[str]) -> None:
-    unknown = sorted(set(events) - set(Event.values))
+def _check_events(events: list[str], *, known: list[str] = Event.values) -> None:
+    unknown = sorted(set(events) - set(known))
     if unknown:
-        raise ValidationError({"events": f"Unknown events: {', '.join(unknown)}. Known: {', '.join(Event.values)}."})
+        raise ValidationError({"events": f"Unknown events: {', '.join(unknown)}. Known: {', '.join(known)}."})
 
 
 def subscription_create(*, actor: AbstractBaseUser, **values: Any) -> Subscription:
     """A new subscription with a new secret; the caller shows the secret once (it is never shown again)."""
-    _check_events(values.get("events", []))
+    _check_events(values.get("events", []), known=[PAGE_EVENT] if values.get("owner") else Event.values)
     subscription = Subscription(**values, secret=new_secret(), created_by_id=actor.pk)
     subscription.full_clean()
     with transaction.atomic():
@@ -151,6 +151,26 @@ def subscription_test(subscription: Subscription, *, actor: AbstractBaseUser) ->
             "sent_by": {"id": actor.pk, "name": str(actor)}}
     [delivery] = _queue_event(TEST_EVENT, data, key=f"test:{secrets.token_hex(8)}", subscriptions=[subscription])
     return delivery
+
+
+def page_channel_set(owner: AbstractBaseUser, *, actor: AbstractBaseUser, url: str, format: str,
+                     chat_handle: str) -> tuple[Subscription, bool]:
+    """
+    Make or change `owner`'s own page channel, and enable it again if it was disabled;
+    True when it is new (its secret is then shown once).
+    """
+    values = {"url": url, "format": format, "chat_handle": chat_handle, "is_active": True}
+    current = Subscription.objects.filter(owner_id=owner.pk).first()
+    if current is not None:
+        return subscription_update(current, actor=actor, **values), False
+    return subscription_create(actor=actor, owner=owner, name=f"Pages to person #{owner.pk}", events=[PAGE_EVENT],
+                               **values), True
+
+
+def page_enqueue(channel: Subscription, data: dict[str, Any], *, key: str) -> Delivery | None:
+    """Queue a page to a person's own channel; None when `key` was queued before."""
+    queued = _queue_event(PAGE_EVENT, data, key=key, subscriptions=[channel])
+    return queued[0] if queued else None
 
 
 def delivery_retry(delivery: Delivery, *, actor: AbstractBaseUser) -> None:

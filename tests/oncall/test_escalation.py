@@ -6,11 +6,9 @@ a bouncing mail, a worker restart during the wait, two workers.
 """
 from __future__ import annotations
 
-import json
-from email.header import decode_header, make_header
 import re
 import threading
-from datetime import date, time, timedelta
+from datetime import timedelta
 
 import pytest
 import time_machine
@@ -18,58 +16,16 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from api.models import AlertIntegration, IntegrationKind
-from api.services import integration_create
 from incidents.models import Incident
 from incidents.services import incident_create, incident_transition
-from oncall.models import (
-    Escalation, EscalationPolicy, EscalationRule, EscalationStep, Page, Rotation, RotationMember, Schedule,
-)
+from oncall.models import Escalation, EscalationStep, Page
 from oncall.services import advance, link_token
 from outbound.models import Delivery, Status
-from tests.api import payloads
 from tests.conftest import signed_in_verified
 from tests.factories import make_user
-from tests.oncall.conftest import run_queue
+from tests.oncall.conftest import alert_sev1, is_page, pages_to, run_queue
 
 LINK = re.compile(r"https?://\S+/incidents/acknowledge/\S+/")
-
-
-def schedule_of(name: str, person) -> Schedule:
-    schedule = Schedule.objects.create(name=name)
-    rotation = Rotation.objects.create(schedule=schedule, name="Weekly", shift="weekly",
-                                       starts_on=date(2020, 1, 6), handover=time(9), time_zone="Europe/Paris")
-    RotationMember.objects.create(rotation=rotation, user=person)
-    return schedule
-
-
-@pytest.fixture
-def team(db):
-    """A primary and a secondary schedule, and a SEV1 policy: primary, 5 minutes, secondary, 5 minutes."""
-    primary = make_user(username="primary", is_staff=True)
-    secondary = make_user(username="secondary", is_staff=True)
-    policy = EscalationPolicy.objects.create(name="Production")
-    EscalationStep.objects.create(policy=policy, position=0, schedule=schedule_of("Primary", primary), wait_minutes=5)
-    EscalationStep.objects.create(policy=policy, position=1, schedule=schedule_of("Secondary", secondary),
-                                  wait_minutes=5)
-    EscalationRule.objects.create(severity=1, policy=policy)
-    return primary, secondary
-
-
-def alert_sev1() -> Incident:
-    _, secret = integration_create(AlertIntegration(name="Prometheus", kind=IntegrationKind.ALERTMANAGER), actor=None)
-    response = Client().post("/api/v1/alerts/alertmanager/", data=json.dumps(payloads.firing(severity="critical")),
-                             content_type="application/json", headers={"Authorization": f"Bearer {secret}"})
-    assert response.status_code == 201
-    return Incident.objects.get()
-
-
-def is_page(message) -> bool:
-    return "Page:" in str(make_header(decode_header(message["Subject"])))
-
-
-def pages_to(sink) -> list[str]:
-    return [message["To"] for message in sink.messages if is_page(message)]
 
 
 def link_in(sink, address: str) -> str:
