@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.models import TokenScope, User
 from accounts.services import api_token_create
+from tests.alertmanager import integration_secret, start_alertmanager  # noqa: F401  (fixtures of the real Alertmanager tests)
 
 
 def bearer_client(secret: str) -> Client:

@@ -23,17 +23,7 @@ from oncall.services import advance, link_token
 from outbound.models import Delivery, Status
 from tests.conftest import signed_in_verified
 from tests.factories import make_user
-from tests.oncall.conftest import alert_sev1, is_page, pages_to, run_queue
-
-LINK = re.compile(r"https?://\S+/incidents/acknowledge/\S+/")
-
-
-def link_in(sink, address: str) -> str:
-    message = next(m for m in sink.messages if m["To"] == address and is_page(m))
-    text = next(part for part in message.walk() if part.get_content_type() == "text/plain").get_payload(decode=True)
-    found = LINK.search(text.decode())
-    assert found is not None
-    return found.group(0)
+from tests.oncall.conftest import alert_sev1, page_until_acknowledged, pages_to, run_queue
 
 
 def test_a_sev1_alert_pages_the_primary_then_the_secondary_who_acknowledges_by_link(team, task_queue, smtp_sink):
@@ -41,39 +31,13 @@ def test_a_sev1_alert_pages_the_primary_then_the_secondary_who_acknowledges_by_l
     start = timezone.now()
     with time_machine.travel(start, tick=False):
         incident = alert_sev1()
-        task_queue()
-    assert pages_to(smtp_sink) == [primary.email]
-
-    with time_machine.travel(start + timedelta(minutes=4, seconds=59), tick=False):
-        task_queue()
-    assert pages_to(smtp_sink) == [primary.email]
-
-    with time_machine.travel(start + timedelta(minutes=5, seconds=1), tick=False):
-        task_queue()
-    assert pages_to(smtp_sink) == [primary.email, secondary.email]
-
-    link = link_in(smtp_sink, secondary.email).split("://", 1)[1].split("/", 1)[1]
-    client = signed_in_verified(secondary)
-    confirm = client.get(f"/{link}")
-    assert confirm.status_code == 200 and "Acknowledge incident" in confirm.content.decode()
-    assert Incident.objects.get().acknowledged_at is None  # Opening the link (a mail scanner) changes nothing.
-    with time_machine.travel(start + timedelta(minutes=6), tick=False):
-        assert client.post(f"/{link}").status_code == 302
-    incident.refresh_from_db()
-    assert incident.acknowledged_by == secondary
-    assert incident.acknowledged_at == start + timedelta(minutes=6)
-    assert Escalation.objects.get().stop_reason == f"acknowledged by {secondary}"
-
-    for minutes in (10, 15, 60):
-        with time_machine.travel(start + timedelta(minutes=minutes), tick=False):
-            task_queue()
-    assert pages_to(smtp_sink) == [primary.email, secondary.email]
+    client, link = page_until_acknowledged(incident, start=start, team=team, work_queue=task_queue, sink=smtp_sink)
 
     page = client.get(incident.get_absolute_url()).content.decode()
     assert re.search(rf"{secondary}</strong>\s+acknowledged it", page)
     assert re.search(rf"{primary}</strong> was paged by mail\s+\(step 1\):\s+delivered\s", page)
     assert re.search(rf"{secondary}</strong> was paged by mail\s+\(step 2\):\s+delivered; acknowledged through", page)
-    assert client.post(f"/{link}").status_code == 410  # Single use.
+    assert client.post(link).status_code == 410  # Single use.
 
 
 def test_the_link_asks_for_sign_in_and_refuses_a_forged_or_expired_token(team, database_queue, settings):
