@@ -26,3 +26,5 @@ class PageChannelForm(forms.ModelForm):
         model = Subscription
         fields = ["url", "format", "chat_handle"]
         labels = {"format": "What it expects", "chat_handle": "Your chat handle"}
+        help_texts = {"chat_handle": "Mentioned in each page, so that a shared channel notifies you: a Slack member id "
+                                     "such as U0123ABCD, or your Mattermost or Teams user name."}

@@ -110,6 +110,7 @@ def test_responder_pages_have_no_serious_accessibility_violations(new_page, scre
         "detail": (incident.get_absolute_url(), f"#{incident.pk} Core switch down"),
         "edit": (f"{incident.get_absolute_url()}edit/", f"Edit incident #{incident.pk}"),
         "security": ("/accounts/security/", "Account security"),
+        "on-call": ("/oncall/", "On call"),
         "empty-list": ("/incidents/?q=nothing+like+this", "Incidents"),
     }, screenshot, width=width)
     assert problems == []

@@ -1,7 +1,12 @@
-"""An administrator sets up a rotation and an escalation policy in the admin; the responder on duty sees it."""
+"""
+An administrator sets up a rotation and an escalation policy in the admin; the responder
+on duty sees it, and adds a chat channel to be paged in beside their mail.
+"""
 from __future__ import annotations
 
 from datetime import timedelta
+
+import json
 
 import pytest
 from django.utils import timezone
@@ -10,11 +15,14 @@ from playwright.sync_api import expect
 from oncall.models import EscalationPolicy, Rotation
 from tests.browser.test_journeys import sign_in
 from tests.factories import make_totp_device, make_user, totp_code
+from tests.outbound.conftest import receiver  # noqa: F401 (the receiver fixture)
+from tests.processes import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_an_administrator_builds_a_rotation_and_a_policy_and_the_responder_sees_their_shift(new_page, screenshot):
+def test_an_administrator_builds_a_rotation_and_a_policy_and_the_responder_sees_their_shift(
+        new_page, screenshot, receiver):  # noqa: F811 (pytest passes the fixture imported above)
     administrator = make_user(username="ada", first_name="Ada", is_staff=True, is_superuser=True)
     responder = make_user(username="robin", first_name="Robin", last_name="Rivers", is_staff=True)
     page = new_page()
@@ -57,3 +65,15 @@ def test_an_administrator_builds_a_rotation_and_a_policy_and_the_responder_sees_
     sign_in(on_duty, "robin", code=totp_code(make_totp_device(user=responder)))
     expect(on_duty.get_by_text("You are on call for Platform until")).to_be_visible()
     screenshot(on_duty, "dashboard")
+
+    on_duty.goto("/oncall/")
+    on_duty.get_by_label("Incoming webhook URL").fill(receiver.url)
+    on_duty.get_by_label("What it expects").select_option("slack")
+    on_duty.get_by_label("Your chat handle").fill("U0123ABCD")
+    on_duty.get_by_role("button", name="Save", exact=True).click()
+    expect(on_duty.get_by_text("You are paged there too from now on")).to_be_visible()
+    on_duty.get_by_role("button", name="Send me a test message").click()
+    expect(on_duty.get_by_text("A test message is on its way")).to_be_visible()
+    wait_for(lambda: bool(receiver.received), timeout=10)
+    assert json.loads(receiver.received[0].body)["text"].startswith("Incident #0 webhook.test")
+    screenshot(on_duty, "page-channel")
