@@ -9,7 +9,7 @@ to one person. The rows hold the truth; the task queue only says when to look ag
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -35,6 +35,10 @@ class ShiftKind(models.TextChoices):
     DAILY = "daily", "daily"
     WEEKLY = "weekly", "weekly"
     HOURS = "hours", "every N hours"
+
+
+# Handovers are computed in UTC: a first day near the calendar's ends would overflow it.
+FIRST_DAY_RANGE = (date(1970, 1, 1), date(2199, 12, 31))
 
 
 class Rotation(models.Model):
@@ -74,14 +78,17 @@ class Rotation(models.Model):
     def clean(self) -> None:
         if self.shift == ShiftKind.HOURS and not self.shift_hours:
             raise ValidationError({"shift_hours": "Give the length of a shift in hours."})
-        if not isinstance(self.days, list) or any(day not in range(1, 8) for day in self.days):
+        if not isinstance(self.days, list) or any(type(day) is not int or day not in range(1, 8) for day in self.days):
             raise ValidationError({"days": "List weekdays as numbers from 1 (Monday) to 7 (Sunday)."})
+        if self.starts_on and not FIRST_DAY_RANGE[0] <= self.starts_on <= FIRST_DAY_RANGE[1]:
+            raise ValidationError({"starts_on": f"Start between {FIRST_DAY_RANGE[0]:%Y} and {FIRST_DAY_RANGE[1]:%Y}."})
 
 
 class RotationMember(models.Model):
     rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="members")
+    # Active: a person who can no longer sign in cannot answer a page.
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
-                             limit_choices_to={"is_staff": True})
+                             limit_choices_to={"is_staff": True, "is_active": True})
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:

@@ -1,5 +1,6 @@
 """
-Starting, running and stopping escalations, and the links that acknowledge a page.
+Setting up on-call (audited), starting, running and stopping escalations, and the links
+that acknowledge a page.
 
 incidents.services starts an escalation (with plain values: this app sits below
 incidents) when an incident is reported at, or raised to, a severity that has a
@@ -17,33 +18,37 @@ the next step runs at once instead of waiting.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
-from django.db.models import Count, Q
+from django.db import IntegrityError, models, transaction
+from django.db.models import Count, ProtectedError, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks import task
 
 from accounts.models import User
+from audit.models import Action
+from audit.services import audit_record
 from outbound.models import Delivery, Format, Status, Subscription
 from outbound.services import mail_enqueue, page_enqueue
 
 from .models import (
-    CalendarFeed, Escalation, EscalationRule, EscalationStep, Override, Page, PageChannel, Schedule, SwapRequest,
-    SwapStatus, Target, new_feed_secret,
+    CalendarFeed, Escalation, EscalationPolicy, EscalationRule, EscalationStep, Override, Page, PageChannel, Rotation,
+    RotationMember, Schedule, SwapRequest, SwapStatus, Target, new_feed_secret,
 )
 from .schedules import plan_for
 
 logger = logging.getLogger(__name__)
 
 LINK_SALT = "oncall.acknowledge"
+M = TypeVar("M", bound=models.Model)
 
 
 def policy_for(*, severity: int, category_id: int | None) -> EscalationRule | None:
@@ -292,9 +297,174 @@ def swap_request_answer(swap: SwapRequest, *, actor: User, accept: bool) -> Swap
         if current.status != SwapStatus.PENDING:
             raise ValidationError(f"This request was already {current.get_status_display()}.")
         if accept:
-            current.override = Override.objects.create(schedule=current.schedule, user=actor,
-                                                       replaces_id=current.requester_id,
-                                                       starts_at=current.starts_at, ends_at=current.ends_at)
+            current.override = override_save(Override(schedule=current.schedule, user=actor,
+                                                      replaces_id=current.requester_id,
+                                                      starts_at=current.starts_at, ends_at=current.ends_at), actor=actor)
         current.status = SwapStatus.ACCEPTED if accept else SwapStatus.DECLINED
         current.save(update_fields=["status", "override"])
     return current
+
+
+# Setting up on-call: schedules, rotations (with their members), overrides, policies
+# (with their steps) and rules. The admin and the API both write through these, so every
+# change is validated as the admin's forms validate it and recorded in the audit log.
+
+@dataclass(frozen=True)
+class Audited:
+    """What the audit log records of one kind of record: its fields, and the actions of its changes."""
+
+    fields: tuple[str, ...]
+    created: Action
+    changed: Action
+    deleted: Action
+
+
+AUDITED: dict[type[models.Model], Audited] = {
+    Schedule: Audited(("name", "description"),
+                      Action.SCHEDULE_CREATED, Action.SCHEDULE_CHANGED, Action.SCHEDULE_DELETED),
+    Rotation: Audited(("schedule", "name", "layer", "shift", "shift_hours", "starts_on", "handover", "time_zone", "days"),
+                      Action.ROTATION_CREATED, Action.ROTATION_CHANGED, Action.ROTATION_DELETED),
+    Override: Audited(("schedule", "user", "replaces", "starts_at", "ends_at"),
+                      Action.OVERRIDE_CREATED, Action.OVERRIDE_CHANGED, Action.OVERRIDE_DELETED),
+    EscalationPolicy: Audited(("name", "repeat"), Action.ESCALATION_POLICY_CREATED, Action.ESCALATION_POLICY_CHANGED,
+                              Action.ESCALATION_POLICY_DELETED),
+    EscalationRule: Audited(("category", "severity", "policy"), Action.ESCALATION_RULE_CREATED,
+                            Action.ESCALATION_RULE_CHANGED, Action.ESCALATION_RULE_DELETED),
+}
+STEP_FIELDS = ("target", "schedule", "user", "wait_minutes")
+
+
+def _values(record: models.Model, fields: Iterable[str]) -> dict[str, Any]:
+    """The fields as the audit log keeps them: related records by id."""
+    return {field.name: field.value_from_object(record) for field in record._meta.concrete_fields if field.name in fields}
+
+
+def _save(record: M, *, actor: User, children: str = "", rows: Sequence[models.Model] | None = None) -> M:
+    """
+    Validate and save `record` and, when `rows` is given, replace its `children` (members
+    or steps, in the order given) with them; record one audit row of what changed.
+    Nothing is written when anything is invalid.
+    """
+    audited = AUDITED[type(record)]
+    is_new = record._state.adding
+    before = {} if is_new else _values(type(record)._default_manager.get(pk=record.pk), audited.fields)
+    record.full_clean()
+    for index, row in enumerate(rows or ()):
+        try:
+            row.full_clean(exclude=[_parent_field(record, children)])
+        except ValidationError as error:
+            raise ValidationError({f"{children}.{index}.{name}": messages
+                                   for name, messages in error.message_dict.items()}) from error
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record.save()
+        except IntegrityError as error:  # Another request wrote the same unique values since full_clean.
+            raise ValidationError(f"“{record}” clashes with a change made at the same time; try again.") from error
+        after = _values(record, audited.fields)
+        changes = {name: [before.get(name), value] for name, value in after.items()
+                   if is_new or before.get(name) != value}
+        if rows is not None:
+            old, new = _children_replace(getattr(record, children), rows)
+            if old != new:
+                changes[children] = [old, new]
+        if changes:
+            audit_record(audited.created if is_new else audited.changed, actor=actor, target=record, changes=changes)
+    return record
+
+
+def _parent_field(record: models.Model, children: str) -> str:
+    """The name of the field by which a record of `children` names its parent (`rotation`, `policy`)."""
+    relation = record._meta.get_field(children)
+    assert isinstance(relation, models.ManyToOneRel)
+    return relation.field.name
+
+
+def _children_replace(related: Any, rows: Sequence[models.Model]) -> tuple[list[Any], list[Any]]:
+    """Put `rows` in place of the records `related` holds, numbered in order; both lists' values, for the audit log."""
+    fields = [field.name for field in related.model._meta.concrete_fields
+              if field.name not in ("id", "position", related.field.name)]
+    old = [_values(row, fields) for row in related.all()]
+    related.all().delete()
+    for position, row in enumerate(rows, start=1):
+        setattr(row, related.field.name, related.instance)
+        row.position = position  # type: ignore[attr-defined]
+    related.model.objects.bulk_create(rows)
+    return old, [_values(row, fields) for row in rows]
+
+
+def _delete(record: models.Model, *, actor: User, **removed: Any) -> None:
+    """
+    Delete `record` and record its fields and what goes with it (`removed`); refused, with
+    nothing deleted, while other records still need it.
+    """
+    audited = AUDITED[type(record)]
+    changes = {name: [value, None] for name, value in {**_values(record, audited.fields), **removed}.items()}
+    try:
+        with transaction.atomic():
+            audit_record(audited.deleted, actor=actor, target=record, changes=changes)
+            record.delete()
+    except ProtectedError as error:
+        users = sorted({str(user) for user in error.protected_objects})
+        raise ValidationError(f"“{record}” is still used by {', '.join(users[:5])}"
+                              f"{f' and {len(users) - 5} more' if len(users) > 5 else ''}: change those first.",
+                              code="protected") from error
+
+
+def schedule_save(schedule: Schedule, *, actor: User) -> Schedule:
+    """Create or change a schedule (its name and description); rotations and overrides have their own."""
+    return _save(schedule, actor=actor)
+
+
+def schedule_delete(schedule: Schedule, *, actor: User) -> None:
+    """Delete a schedule with its rotations and overrides; refused while an escalation step pages its on-call."""
+    _delete(schedule, actor=actor, rotations=[rotation.name for rotation in schedule.rotations.all()],
+            overrides=schedule.overrides.count())
+
+
+def rotation_save(rotation: Rotation, *, actor: User, members: Sequence[User] | None = None) -> Rotation:
+    """Create or change a rotation; `members` (in turn order) replace its members when given."""
+    rows = None if members is None else [RotationMember(user=user) for user in members]
+    return _save(rotation, actor=actor, children="members", rows=rows)
+
+
+def rotation_delete(rotation: Rotation, *, actor: User) -> None:
+    _delete(rotation, actor=actor, members=list(rotation.members.values_list("user_id", flat=True)))
+
+
+def override_save(override: Override, *, actor: User) -> Override:
+    """Create or change an override: who covers whom, from when to when (it ends after it starts)."""
+    return _save(override, actor=actor)
+
+
+def override_delete(override: Override, *, actor: User) -> None:
+    _delete(override, actor=actor)
+
+
+def policy_save(policy: EscalationPolicy, *, actor: User, steps: Sequence[EscalationStep] | None = None
+                ) -> EscalationPolicy:
+    """
+    Create or change a policy; `steps` (unsaved, in order) replace its steps when given.
+    A running escalation goes on at its step number with the new steps.
+    """
+    return _save(policy, actor=actor, children="steps", rows=steps)
+
+
+def policy_delete(policy: EscalationPolicy, *, actor: User) -> None:
+    """Delete a policy with its steps and rules; refused while an escalation (even a finished one) names it."""
+    _delete(policy, actor=actor, steps=[_values(step, STEP_FIELDS) for step in policy.steps.all()],
+            rules=[str(rule) for rule in policy.rules.all()])
+
+
+def rule_save(rule: EscalationRule, *, actor: User) -> EscalationRule:
+    """Create or change a rule; one per category and severity (and one default per severity)."""
+    others = EscalationRule.objects.filter(severity=rule.severity).exclude(pk=rule.pk)
+    if (others.filter(category_id=rule.category_id) if rule.category_id else others.filter(category=None)).exists():
+        where = "this category" if rule.category_id is not None else "the default (no category)"
+        raise ValidationError({"severity": f"{where.capitalize()} already has a rule for SEV{rule.severity}: "
+                                           "change that one."})
+    return _save(rule, actor=actor)
+
+
+def rule_delete(rule: EscalationRule, *, actor: User) -> None:
+    _delete(rule, actor=actor)
