@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from . import alerts, views, webhooks
+from . import alerts, oncall, views, webhooks
 from .docs import ApiDocsView
 
 # Named without an app namespace: drf-spectacular and the security page refer to them directly.
@@ -16,6 +16,18 @@ urlpatterns = [
     path("incidents/<int:pk>/timeline/", views.TimelineView.as_view(), name="api-incident-timeline"),
     path("categories/", views.CategoryListView.as_view(), name="api-categories"),
     path("oncall/", views.OnCallView.as_view(), name="api-oncall"),
+    path("oncall/schedules/", oncall.ScheduleListView.as_view(), name="api-oncall-schedules"),
+    path("oncall/schedules/<int:pk>/", oncall.ScheduleView.as_view(), name="api-oncall-schedule"),
+    path("oncall/schedules/<int:pk>/rotations/", oncall.ScheduleRotationsView.as_view(),
+         name="api-oncall-schedule-rotations"),
+    path("oncall/schedules/<int:pk>/overrides/", oncall.ScheduleOverridesView.as_view(),
+         name="api-oncall-schedule-overrides"),
+    path("oncall/rotations/<int:pk>/", oncall.RotationView.as_view(), name="api-oncall-rotation"),
+    path("oncall/overrides/<int:pk>/", oncall.OverrideView.as_view(), name="api-oncall-override"),
+    path("oncall/policies/", oncall.PolicyListView.as_view(), name="api-oncall-policies"),
+    path("oncall/policies/<int:pk>/", oncall.PolicyView.as_view(), name="api-oncall-policy"),
+    path("oncall/rules/", oncall.RuleListView.as_view(), name="api-oncall-rules"),
+    path("oncall/rules/<int:pk>/", oncall.RuleView.as_view(), name="api-oncall-rule"),
     path("me/", views.MeView.as_view(), name="api-me"),
     path("webhooks/", webhooks.WebhookListView.as_view(), name="api-webhooks"),
     path("webhooks/<int:pk>/", webhooks.WebhookDetailView.as_view(), name="api-webhook"),

@@ -76,6 +76,17 @@ def expected_version(request: Request) -> int:
     return int(match.group(1))
 
 
+def page_link(request: Request, name: str, cursor: str | None) -> str | None:
+    """This list's address with the same query and `name` (`after` or `before`) set to `cursor`; None without one."""
+    if cursor is None:
+        return None
+    query = request.query_params.copy()
+    query.pop("after", None)
+    query.pop("before", None)
+    query[name] = cursor
+    return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+
+
 # Comments and timeline entries per response; a `Link` header leads to the rest.
 SUBLIST_PAGE = 200
 AFTER = OpenApiParameter("after", int, description="Continue after this comment id or timeline sequence: follow "
@@ -164,19 +175,9 @@ class IncidentListView(ApiView):
                 "This cursor was not made by this list and sort; start again from the first page."]}) from error
         return Response({
             "results": IncidentSerializer(page.rows, many=True).data,
-            "next": self.page_link(request, "after", page.next_cursor),
-            "previous": self.page_link(request, "before", page.previous_cursor),
+            "next": page_link(request, "after", page.next_cursor),
+            "previous": page_link(request, "before", page.previous_cursor),
         })
-
-    @staticmethod
-    def page_link(request: Request, name: str, cursor: str | None) -> str | None:
-        if cursor is None:
-            return None
-        query = request.query_params.copy()
-        query.pop("after", None)
-        query.pop("before", None)
-        query[name] = cursor
-        return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
 
     @extend_schema(summary="Report an incident", request=IncidentCreateSerializer,
                    responses={201: IncidentSerializer, **problem_responses(400, 401, 403, 429)})

@@ -33,6 +33,10 @@ MATRIX = [
     ("get", "incidents/{id}/timeline/", None, (401, 401, 401, 200, 404, 200, 200, 200)),
     ("get", "categories/", None, (401, 401, 401, 200, 200, 200, 200, 200)),
     ("get", "me/", None, (401, 401, 401, 200, 200, 200, 200, 200)),
+    ("get", "oncall/schedules/", None, (401, 401, 401, 403, 403, 403, 200, 200)),
+    ("post", "oncall/schedules/", {"name": "Platform"}, (401, 401, 401, 403, 403, 403, 403, 201)),
+    ("get", "oncall/policies/", None, (401, 401, 401, 403, 403, 403, 200, 200)),
+    ("post", "oncall/rules/", {"severity": 1, "policy": None}, (401, 401, 401, 403, 403, 403, 403, 201)),
     ("post", "alerts/alertmanager/", {"version": "4"}, (401, 401, 401, 401, 401, 401, 401, 401)),
     ("post", "alerts/generic/", {"source": "x"}, (401, 401, 401, 401, 401, 401, 401, 401)),
 ]

@@ -34,7 +34,10 @@ def test_schema_is_valid_openapi_and_covers_every_resource(tmp_path):
         "/api/v1/incidents/", "/api/v1/incidents/{id}/", "/api/v1/incidents/{id}/transitions/",
         "/api/v1/incidents/{id}/acknowledge/",
         "/api/v1/incidents/{id}/comments/", "/api/v1/incidents/{id}/timeline/", "/api/v1/categories/", "/api/v1/me/",
-        "/api/v1/oncall/",
+        "/api/v1/oncall/", "/api/v1/oncall/schedules/", "/api/v1/oncall/schedules/{id}/",
+        "/api/v1/oncall/schedules/{id}/rotations/", "/api/v1/oncall/schedules/{id}/overrides/",
+        "/api/v1/oncall/rotations/{id}/", "/api/v1/oncall/overrides/{id}/", "/api/v1/oncall/policies/",
+        "/api/v1/oncall/policies/{id}/", "/api/v1/oncall/rules/", "/api/v1/oncall/rules/{id}/",
         "/api/v1/alerts/alertmanager/", "/api/v1/alerts/generic/", "/api/v1/webhooks/", "/api/v1/webhooks/{id}/",
         "/api/v1/webhooks/{id}/test/", "/api/v1/webhooks/{id}/deliveries/",
     }

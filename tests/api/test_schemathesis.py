@@ -12,6 +12,7 @@ operation's strategy is driven by Hypothesis directly.)
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -31,6 +33,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.models import AlertIntegration
+from oncall.models import EscalationPolicy, EscalationRule, EscalationStep, Override, Rotation, RotationMember, Schedule
 from api.services import integration_create
 from tests.api.conftest import token_for
 from tests.factories import make_category, make_comment, make_incident, make_user
@@ -56,11 +59,24 @@ def tokens(settings) -> dict[str, str]:
         incident = make_incident(reporter=reporter, category=category, title=f"Incident {number}")
         make_comment(incident=incident, author=responder)
         make_comment(incident=incident, author=responder, internal=True)
+    oncall_set_up(responder)
     return {
         "reporter": token_for(reporter), "responder": token_for(responder),
         **{f"/api/v1/alerts/{kind}/": integration_create(AlertIntegration(name=kind, kind=kind), actor=None)[1]
            for kind in ("alertmanager", "generic")},
     }
+
+
+def oncall_set_up(responder) -> None:
+    """A schedule with a rotation and an override, a policy with a step, and a rule, for the on-call reads."""
+    schedule = Schedule.objects.create(name="Platform")
+    rotation = Rotation.objects.create(schedule=schedule, name="Weekly", starts_on=date(2026, 3, 2), days=[1, 2])
+    RotationMember.objects.create(rotation=rotation, user=responder, position=1)
+    Override.objects.create(schedule=schedule, user=responder, starts_at=timezone.now(),
+                            ends_at=timezone.now() + timedelta(hours=8))
+    policy = EscalationPolicy.objects.create(name="Production")
+    EscalationStep.objects.create(policy=policy, position=1, schedule=schedule)
+    EscalationRule.objects.create(severity=1, policy=policy)
 
 
 @pytest.fixture
@@ -85,7 +101,7 @@ def test_no_operation_fails_or_breaks_its_schema(app, tokens, role, mode, databa
     """The queue keeps what generated webhook subscriptions would send: nothing leaves the machine."""
     schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", app)
     operations = [result.ok() for result in schema.get_all_operations() if isinstance(result, Ok)]
-    assert len(operations) == 21
+    assert len(operations) == 46
     for operation in operations:
         # The alert endpoints take their integration's secret; every other one the person's token.
         exercise(operation, mode, headers={"Authorization": f"Bearer {tokens.get(operation.path, tokens[role])}"})

@@ -78,6 +78,17 @@ MATRIX: dict[str, tuple[str, str]] = {
     "oncall:calendar":                    ("404 404 404 404 404 E C", "secret"),
     "api-incident-acknowledge":           ("401 405 405 405 405 E C", "incident"),
     "api-oncall":                         ("401 403 403 200 200 E C", ""),
+    # On-call set-up: responders read (the numbers name no record: 404), administrators write.
+    "api-oncall-schedules":               ("401 403 403 200 200 E C", ""),
+    "api-oncall-schedule":                ("401 403 403 404 404 E C", "incident"),
+    "api-oncall-schedule-rotations":      ("401 403 403 404 404 E C", "incident"),
+    "api-oncall-schedule-overrides":      ("401 403 403 404 404 E C", "incident"),
+    "api-oncall-rotation":                ("401 403 403 404 404 E C", "incident"),
+    "api-oncall-override":                ("401 403 403 404 404 E C", "incident"),
+    "api-oncall-policies":                ("401 403 403 200 200 E C", ""),
+    "api-oncall-policy":                  ("401 403 403 404 404 E C", "incident"),
+    "api-oncall-rules":                   ("401 403 403 200 200 E C", ""),
+    "api-oncall-rule":                    ("401 403 403 404 404 E C", "incident"),
     # Webhook subscriptions are the responders' (the numbers name no subscription: 404).
     "api-webhooks":                       ("401 403 403 200 200 E C", ""),
     "api-webhook":                        ("401 403 403 404 404 E C", "incident"),
