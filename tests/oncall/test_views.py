@@ -10,6 +10,7 @@ from django.test import Client
 from icalendar import Calendar
 
 from accounts.models import User
+from audit.models import Action, AuditLog
 
 from oncall.models import CalendarFeed, SwapRequest
 from oncall.schedules import plan_for
@@ -105,6 +106,8 @@ def test_a_responder_asks_for_cover_and_the_colleague_accepting_makes_the_overri
     stranger = signed_in_verified(User.objects.get(pk=ids["A"]))
     assert stranger.post(f"/oncall/swaps/{swap_pk}/accept/").status_code == 404
     assert answering.post(f"/oncall/swaps/{swap_pk}/accept/").status_code == 302
+    created = AuditLog.objects.get(action=Action.OVERRIDE_CREATED)
+    assert created.actor_id == colleague.pk and created.changes["replaces"] == [None, on_duty.pk]
     plan = plan_for(schedule)
     assert plan.on_call(moment("2026-03-10T20:00Z")) == colleague.pk
     assert plan.on_call(moment("2026-03-11T08:00Z")) == on_duty.pk
