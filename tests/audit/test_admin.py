@@ -71,5 +71,6 @@ def test_admin_target_type_filter_offers_each_audited_kind_of_record_by_name(adm
     """The apps register their own models for the filter; the audit app names none of them."""
     page = admin_client.get(reverse("admin:audit_auditlog_changelist")).content.decode()
     offered = re.findall(r'href="\?target_type=([a-z_.]+)"', page)
-    assert offered == ["api.alertintegration", "incidents.category", "outbound.delivery", "incidents.incident",
-                       "outbound.subscription", "accounts.user"]
+    assert offered == ["api.alertintegration", "incidents.category", "outbound.delivery", "oncall.escalationpolicy",
+                       "oncall.escalationrule", "incidents.incident", "oncall.override", "oncall.rotation",
+                       "oncall.schedule", "outbound.subscription", "accounts.user"]
