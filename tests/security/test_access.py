@@ -75,6 +75,7 @@ MATRIX: dict[str, tuple[str, str]] = {
     "oncall:mine":                        ("L 403 403 200 200 E C", ""),
     "oncall:swap-answer":                 ("L 403 403 405 405 E C", "swap"),
     "oncall:calendar-rotate":             ("L 403 403 405 405 E C", ""),
+    "oncall:page-channel":                ("L 403 403 405 405 E C", ""),
     "oncall:calendar":                    ("404 404 404 404 404 E C", "secret"),
     "api-incident-acknowledge":           ("401 405 405 405 405 E C", "incident"),
     "api-oncall":                         ("401 403 403 200 200 E C", ""),
