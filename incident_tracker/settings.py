@@ -113,6 +113,8 @@ TEMPLATES = [
         },
     },
 ]
+# Django's form renderer with labels and plain widgets written without a template each.
+FORM_RENDERER = "common.rendering.FormRenderer"
 
 # --- Database -----------------------------------------------------------------------
 # No DATABASE_URL means a SQLite file next to the code, so development needs no service.
