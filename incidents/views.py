@@ -205,10 +205,14 @@ class IncidentDetailView(VisibleIncidentMixin, DetailView):
     template_name = "incidents/incident_detail.html"
     context_object_name = "incident"
 
+    def get_queryset(self) -> IncidentQuerySet:
+        return Incident.objects.visible_to(self.user).for_page()
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         incident, user = self.object, self.user
-        comments = list(Comment.objects.visible_to(user).filter(incident=incident).select_related("author"))
+        comments = list(Comment.objects.visible_to(user).filter(incident=incident).select_related("author").only(
+            "incident", "author", "body", "internal", "created_at", *name_fields("author")))
         # Every attachment the reader may see in one query, handed to the report and each comment.
         by_comment: dict[int | None, list[Attachment]] = {}
         for attachment in Attachment.objects.visible_to(user).filter(incident=incident):

@@ -17,7 +17,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import validate_time_zone
+from accounts.models import name_fields, validate_time_zone
 
 
 class Schedule(models.Model):
@@ -275,7 +275,11 @@ class Escalation(models.Model):
 
 class PageQuerySet(models.QuerySet["Page"]):
     def for_incident(self, incident_id: int) -> PageQuerySet:
-        return self.filter(escalation__incident_id=incident_id).select_related("user", "delivery").order_by("sent_at", "pk")
+        """An incident's pages, oldest first, with only what its timeline shows of the person and the delivery."""
+        return self.filter(escalation__incident_id=incident_id).select_related("user", "delivery").only(
+            "user", "delivery", "round", "step", "channel", "sent_at", "link_used_at", *name_fields("user"),
+            "delivery__status", "delivery__last_error",
+        ).order_by("sent_at", "pk")
 
 
 class PageChannel(models.TextChoices):
