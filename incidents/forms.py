@@ -6,7 +6,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 
-from accounts.models import PERSON_NAME_FIELDS
+from accounts.models import PERSON_NAME_FIELDS, display_name
 
 from .models import Category, Incident, Severity
 from .services import DESCRIPTION_MAX_LENGTH
@@ -152,10 +152,11 @@ class IncidentFilterForm(forms.Form):
         category_field.coerce = categories.__getitem__
         assignee_field = self.fields["assignee"]
         assert isinstance(assignee_field, forms.ChoiceField)
-        responders = get_user_model().objects.filter(is_staff=True).order_by("first_name", "last_name", "pk").only(
-            *PERSON_NAME_FIELDS)
+        # Names from the columns, without building a user object each only to print its name.
+        responders = get_user_model().objects.filter(is_staff=True).order_by("first_name", "last_name", "pk").values(
+            "pk", *PERSON_NAME_FIELDS)
         assignee_field.choices = [("", "Anyone"), ("me", "Me"), ("none", "Unassigned"),
-                                  *((str(person.pk), str(person)) for person in responders)]
+                                  *((str(person["pk"]), display_name(**person)) for person in responders)]
 
     def valid_filters(self) -> dict[str, Any]:
         """The cleaned value of each field that passed validation; the rest are ignored."""
