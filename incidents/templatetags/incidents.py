@@ -9,7 +9,8 @@ import bleach
 from django import template
 from django.forms import BoundField
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import timezone
+from django.utils.dates import MONTHS_3
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import get_text_list
@@ -72,8 +73,15 @@ def duration(value: timedelta | None) -> str:
     return f"{minutes} min"
 
 
-# How a time reads beside its relative form ("2 Dec 2026, 14:05"): the `date` filter's format.
-ABSOLUTE_TIME = "j M Y, H:i"
+def absolute_time(local: datetime) -> str:
+    """
+    How a time reads beside its relative form, "2 Dec 2026, 14:05": the `date` filter's
+    "j M Y, H:i", written directly. Formatting through django.utils.dateformat parses the
+    format for every time shown, half the cost of a table row.
+    """
+    return f"{local.day} {MONTHS_3[local.month].title()} {local.year:04d}, {local.hour:02d}:{local.minute:02d}"
+
+
 # The largest unit that fits, as people say it at a glance: "5 minutes ago", "3 days ago".
 RELATIVE_UNITS = (("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60))
 
@@ -100,7 +108,7 @@ def moment(value: datetime | None) -> SafeString:
         return mark_safe("–")
     local = timezone.localtime(value)
     return format_html('<time datetime="{}">{}</time> <span class="absolute-time">{}</span>',
-                       local.isoformat(), relative_time(value), dateformat.format(local, ABSOLUTE_TIME))
+                       local.isoformat(), relative_time(value), absolute_time(local))
 
 
 # Labels by value, from the code's choices (get_FOO_display() looks them up through the
@@ -159,7 +167,7 @@ def table_row(incident: Incident, when: datetime, *, list_url: str) -> TableRow:
         category=incident.category.name if incident.category else "—",
         assignee=str(incident.assignee) if incident.assignee else "",
         when_iso=local.isoformat(), when_relative=relative_time(when),
-        when_absolute=dateformat.format(local, ABSOLUTE_TIME),
+        when_absolute=absolute_time(local),
     )
 
 

@@ -6,9 +6,11 @@ from urllib.parse import quote
 
 import pytest
 from django.urls import reverse
+from django.utils import dateformat
 
 from audit.models import Action, AuditLog
 from incidents.models import Severity
+from incidents.templatetags.incidents import absolute_time
 from incidents.workflow import Status
 from tests.factories import make_category, make_comment, make_incident
 
@@ -26,6 +28,12 @@ def test_list_shows_labelled_badges_assignee_and_both_kinds_of_time(responder_cl
     assert f"<td><span class=\"cell-label\">Assignee: </span>Responder #{responder.pk}</td>" in page
     assert '<time datetime="2026-01-15T09:30:00+00:00">' in page
     assert '<span class="absolute-time">15 Jan 2026, 09:30</span>' in page
+
+
+@pytest.mark.parametrize("month", range(1, 13))
+def test_the_exact_time_beside_a_relative_one_reads_as_the_date_filter_writes_it(month):
+    for moment in (datetime(2026, month, 1, 0, 5, tzinfo=UTC), datetime(987, month, 28, 23, 59, tzinfo=UTC)):
+        assert absolute_time(moment) == dateformat.format(moment, "j M Y, H:i")
 
 
 def test_filters_stay_in_the_url_and_in_the_form(responder_client, reporter):
