@@ -603,8 +603,9 @@ def wrk_loop(port: int, readers: list[Reader], pick: Callable[[Reader], tuple[st
 def mixed_rounds(port: int, people: list[User], targets: Targets, options: argparse.Namespace) -> tuple[Recorder, Recorder]:
     """The floor and the mix in alternating rounds, writers running during the mix; returns both recorders."""
     readers = [Reader(port, people[number % len(people)], targets, seed=number) for number in range(READERS)]
-    responder = next(person for person in people if person.is_responder)
-    reporter = next(person for person in people if not person.is_responder)
+    # Writers take turns at being a responder and a reporter, each a person of their own while there are people.
+    writing_as = [[person for person in people if not person.is_responder],
+                  [person for person in people if person.is_responder]]
     floor, mix = Recorder(), Recorder()
     seconds = max(1.0, options.duration / options.rounds)
     # Unmeasured first: connections, the workers' first queries and templates.
@@ -614,8 +615,8 @@ def mixed_rounds(port: int, people: list[User], targets: Targets, options: argpa
         wrk_loop(port, readers, floor_request, floor, seconds=seconds, follow=0)
         stop = threading.Event()
         writers = [
-            threading.Thread(target=Writer(port, responder if number % 2 else reporter, targets, mix,
-                                           per_second=WRITES_PER_SECOND / WRITERS,
+            threading.Thread(target=Writer(port, writing_as[number % 2][number // 2 % len(writing_as[number % 2])],
+                                           targets, mix, per_second=WRITES_PER_SECOND / WRITERS,
                                            seed=round_number * 100 + number).run, args=(stop,))
             for number in range(WRITERS)
         ]
