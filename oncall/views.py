@@ -93,12 +93,14 @@ class PageChannelView(ResponderMixin, View):
         return redirect("oncall:mine")
 
     def _save(self, request: AuthenticatedHttpRequest, current: Subscription | None) -> HttpResponse:
+        # The signing secret is shown once, when the channel first needs one: new, or turned from chat to signed JSON.
+        had_secret_shown = current is not None and current.format == Format.STANDARD
         form = PageChannelForm(request.POST, instance=current)
         if not form.is_valid():
             return _on_call_page(request, status=400, channel_form=form)
-        channel, created = page_channel_set(request.user, actor=request.user, **form.cleaned_data)
+        channel = page_channel_set(request.user, actor=request.user, **form.cleaned_data)
         messages.success(request, "You are paged there too from now on: send yourself a test message.")
-        if created and channel.format == Format.STANDARD:
+        if channel.format == Format.STANDARD and not had_secret_shown:
             return _on_call_page(request, new_secret=channel.secret)
         return redirect("oncall:mine")
 

@@ -154,17 +154,14 @@ def subscription_test(subscription: Subscription, *, actor: AbstractBaseUser) ->
 
 
 def page_channel_set(owner: AbstractBaseUser, *, actor: AbstractBaseUser, url: str, format: str,
-                     chat_handle: str) -> tuple[Subscription, bool]:
-    """
-    Make or change `owner`'s own page channel, and enable it again if it was disabled;
-    True when it is new (its secret is then shown once).
-    """
+                     chat_handle: str) -> Subscription:
+    """Make or change `owner`'s own page channel, and enable it again if it was disabled."""
     values = {"url": url, "format": format, "chat_handle": chat_handle, "is_active": True}
     current = Subscription.objects.filter(owner_id=owner.pk).first()
     if current is not None:
-        return subscription_update(current, actor=actor, **values), False
+        return subscription_update(current, actor=actor, **values)
     return subscription_create(actor=actor, owner=owner, name=f"Pages to person #{owner.pk}", events=[PAGE_EVENT],
-                               **values), True
+                               **values)
 
 
 def page_enqueue(channel: Subscription, data: dict[str, Any], *, key: str) -> Delivery | None:

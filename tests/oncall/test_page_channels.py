@@ -71,6 +71,14 @@ def test_a_page_reaches_the_persons_signed_webhook_beside_the_mail_and_its_link_
                      timeline)
 
 
+def test_the_secret_is_shown_once_when_a_chat_channel_turns_to_signed_json(db, receiver):
+    responder = make_user(username="ana", is_staff=True)
+    assert not SECRET.search(set_channel(responder, url=receiver.url, format="slack"))
+    turned = SECRET.search(set_channel(responder, url=receiver.url, format="standard"))
+    assert turned is not None and turned.group(1) == Subscription.objects.get(owner=responder).secret
+    assert not SECRET.search(set_channel(responder, url=receiver.url + "/v2", format="standard"))
+
+
 def test_a_chat_page_mentions_the_handle_and_carries_the_acknowledge_link(team, task_queue, smtp_sink, receiver):
     primary, _ = team
     set_channel(primary, url=receiver.url, format="slack", chat_handle="U0123ABCD")
@@ -155,10 +163,10 @@ def test_only_responders_have_a_page_channel_and_its_changes_are_audited(db, rec
 def test_a_page_channel_gets_pages_only_and_is_not_a_team_webhook(db, receiver):
     staff = make_user(username="admin", is_staff=True, is_superuser=True)
     responder = make_user(username="ana", is_staff=True)
-    channel, created = page_channel_set(responder, actor=responder, url=receiver.url, format="standard", chat_handle="")
+    channel = page_channel_set(responder, actor=responder, url=receiver.url, format="standard", chat_handle="")
     team_hook = subscription_create(actor=staff, name="Team", url=receiver.url, events=[Event.INCIDENT_REPORTED])
     queued = event_publish(Event.INCIDENT_REPORTED, {"incident": {"id": 1}}, key="incident.reported:1")
-    assert created and [delivery.subscription for delivery in queued] == [team_hook]
+    assert [delivery.subscription for delivery in queued] == [team_hook]
     listed = signed_in_verified(staff).get("/api/v1/webhooks/").json()
     assert [hook["name"] for hook in listed] == ["Team"]
     assert signed_in_verified(staff).get(f"/api/v1/webhooks/{channel.pk}/").status_code == 404
