@@ -13,17 +13,17 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from operator import attrgetter
+from operator import itemgetter
 from typing import Any, cast
 
 from django.db import connection
-from django.db.models import CharField, Count, DurationField, ExpressionWrapper, F, QuerySet, Sum, Value
+from django.db.models import CharField, Count, DurationField, ExpressionWrapper, F, Sum, Value
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
 from . import caching
-from .models import Incident, IncidentCount, Severity
+from .models import Incident, IncidentCount, IncidentQuerySet, Severity
 from .workflow import Status
 
 WINDOW_DAYS = 30
@@ -204,21 +204,23 @@ def staff_figures(*, now: datetime) -> dict[str, Any]:
     }
 
 
-def first_rows(queues: Mapping[str, QuerySet[Incident]], count: int) -> dict[str, list[Incident]]:
+def first_rows(queues: Mapping[str, IncidentQuerySet], count: int) -> dict[str, list[dict[str, Any]]]:
     """
-    The first `count` rows of each named queue, each in its own order. On PostgreSQL all
-    of them come back in one round trip: a UNION ALL of the ordered, limited queries,
-    re-sorted here by each queue's ordering, since a union promises no order of its
-    own. SQLite cannot order the parts of a union, so there each queue is its own query.
+    The first `count` rows of each named queue, each in its own order, as an incident
+    table's dicts (IncidentQuerySet.table_values). On PostgreSQL all of them come back
+    in one round trip: a UNION ALL of the ordered, limited queries, re-sorted here by
+    each queue's ordering, since a union promises no order of its own. SQLite cannot
+    order the parts of a union, so there each queue is its own query.
     """
     if not connection.features.supports_slicing_ordering_in_compound:
-        return {name: list(queue[:count]) for name, queue in queues.items()}
-    parts = [queue.annotate(queue=Value(name, output_field=CharField()))[:count] for name, queue in queues.items()]
-    found: dict[str, list[Incident]] = {name: [] for name in queues}
+        return {name: list(queue.table_values()[:count]) for name, queue in queues.items()}
+    parts = [queue.table_values().annotate(queue=Value(name, output_field=CharField()))[:count]
+             for name, queue in queues.items()]
+    found: dict[str, list[dict[str, Any]]] = {name: [] for name in queues}
     for row in parts[0].union(*parts[1:], all=True):
-        found[row.queue].append(row)
+        found[row.pop("queue")].append(row)
     for name, rows in found.items():
         ordering = queues[name].query.order_by or Incident._meta.ordering or ()
         for field in reversed([str(item) for item in ordering]):  # stable sorts, last key first
-            rows.sort(key=attrgetter(field.lstrip("-")), reverse=field.startswith("-"))
+            rows.sort(key=itemgetter(field.lstrip("-")), reverse=field.startswith("-"))
     return found

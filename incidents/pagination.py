@@ -9,13 +9,15 @@ COUNT_CAP; beyond it the page says "more than" rather than scanning every match.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db.models import Field, Model, Q, QuerySet
 
-M = TypeVar("M", bound=Model)
+# A page's rows: model instances, or dicts of their values (QuerySet.values()).
+R = TypeVar("R", bound=Model | Mapping[str, Any])
 
 # Past this the list says "more than 100": counting 1,001 matches of random filter
 # combinations took 8 to 11 ms of the database per page on average at a million
@@ -39,8 +41,8 @@ class SortKey:
 
 
 @dataclass
-class KeysetPage(Generic[M]):
-    rows: list[M]
+class KeysetPage(Generic[R]):
+    rows: list[R]
     next_cursor: str | None
     previous_cursor: str | None
 
@@ -49,14 +51,14 @@ class KeysetPage(Generic[M]):
         return bool(self.next_cursor or self.previous_cursor)
 
 
-def _sort_keys(queryset: QuerySet[M]) -> list[SortKey]:
+def _sort_keys(queryset: QuerySet[Any, R]) -> list[SortKey]:
     ordering = [str(item) for item in queryset.query.order_by]
     if not ordering or ordering[-1].lstrip("-") != "id":
         raise ValueError("Keyset pagination needs an explicit ordering that ends with the primary key.")
     return [SortKey.parse(item) for item in ordering]
 
 
-def _key_field(queryset: QuerySet[M], name: str) -> Field[Any, Any]:
+def _key_field(queryset: QuerySet[Any, R], name: str) -> Field[Any, Any]:
     """The field that types a sort key: a model column, or an annotation such as a search rank."""
     if name in queryset.query.annotations:
         return queryset.query.annotations[name].output_field
@@ -65,15 +67,15 @@ def _key_field(queryset: QuerySet[M], name: str) -> Field[Any, Any]:
     return field
 
 
-def encode_cursor(row: Model, keys: list[SortKey]) -> str:
+def encode_cursor(row: Model | Mapping[str, Any], keys: list[SortKey]) -> str:
     values = []
     for key in keys:
-        value = getattr(row, key.name)
+        value = row[key.name] if isinstance(row, Mapping) else getattr(row, key.name)
         values.append(value.isoformat() if hasattr(value, "isoformat") else repr(value))
     return CURSOR_SEPARATOR.join(values)
 
 
-def decode_cursor(queryset: QuerySet[M], keys: list[SortKey], cursor: str) -> list[Any]:
+def decode_cursor(queryset: QuerySet[Any, R], keys: list[SortKey], cursor: str) -> list[Any]:
     parts = cursor.split(CURSOR_SEPARATOR)
     if len(parts) != len(keys):
         raise InvalidCursor(cursor)
@@ -106,7 +108,7 @@ def _ordering(keys: list[SortKey]) -> list[str]:
     return [f"{'-' if key.descending else ''}{key.name}" for key in keys]
 
 
-def keyset_page(queryset: QuerySet[M], *, size: int, after: str = "", before: str = "") -> KeysetPage[M]:
+def keyset_page(queryset: QuerySet[Any, R], *, size: int, after: str = "", before: str = "") -> KeysetPage[R]:
     """
     One page of the ordered `queryset`: the first page, the page after cursor `after`,
     or the page before cursor `before`. Reads at most size + 1 rows. Raises
@@ -135,7 +137,7 @@ def keyset_page(queryset: QuerySet[M], *, size: int, after: str = "", before: st
     )
 
 
-def bounded_count(queryset: QuerySet[M], cap: int = COUNT_CAP) -> int:
+def bounded_count(queryset: QuerySet[Any, R], cap: int = COUNT_CAP) -> int:
     """
     How many rows `queryset` has, counting no further than cap + 1: a page says "more
     than 100" rather than counting every match. At most cap + 1 index entries are read.
@@ -143,14 +145,14 @@ def bounded_count(queryset: QuerySet[M], cap: int = COUNT_CAP) -> int:
     return queryset.order_by().values("pk")[: cap + 1].count()
 
 
-def _in_part(page: KeysetPage[M], part: str) -> KeysetPage[M]:
+def _in_part(page: KeysetPage[R], part: str) -> KeysetPage[R]:
     def tagged(cursor: str | None) -> str | None:
         return None if cursor is None else f"{part}{CURSOR_SEPARATOR}{cursor}"
 
     return KeysetPage(rows=page.rows, next_cursor=tagged(page.next_cursor), previous_cursor=tagged(page.previous_cursor))
 
 
-def _last_page(queryset: QuerySet[M], *, size: int) -> KeysetPage[M]:
+def _last_page(queryset: QuerySet[Any, R], *, size: int) -> KeysetPage[R]:
     rows = list(queryset.reverse()[: size + 1])
     more = len(rows) > size
     rows = rows[:size][::-1]
@@ -158,8 +160,8 @@ def _last_page(queryset: QuerySet[M], *, size: int) -> KeysetPage[M]:
                       previous_cursor=encode_cursor(rows[0], _sort_keys(queryset)) if more and rows else None)
 
 
-def chained_page(first: QuerySet[M], then: QuerySet[M], *, size: int, after: str = "",
-                 before: str = "") -> KeysetPage[M]:
+def chained_page(first: QuerySet[Any, R], then: QuerySet[Any, R], *, size: int, after: str = "",
+                 before: str = "") -> KeysetPage[R]:
     """
     One page of the rows of `first` followed by those of `then`: two disjoint querysets,
     each in its own keyset order. A page holds rows of one part only, and its cursors

@@ -27,14 +27,11 @@ paging reaches every match, in this order as in the others.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
-from .pagination import KeysetPage, SortKey, chained_page, keyset_page, rows_after
-
-if TYPE_CHECKING:
-    from .models import Incident, IncidentQuerySet
+from .pagination import R, KeysetPage, SortKey, chained_page, keyset_page, rows_after
 
 SEARCH_CONFIG = "english"
 # The newest matches of a search that are ranked by relevance; older ones follow by date.
@@ -43,6 +40,17 @@ RANKED_MATCHES = 200
 MAX_SEARCH_WORDS = 8
 WORD = re.compile(r"\w+")
 NEWEST_FIRST = ("-created_at", "-id")
+
+
+# Each order ends with the primary key, so it is total and a page can continue from a row
+# (incidents/pagination.py); Incident.Meta.indexes holds an index for each, per filter.
+SORT_ORDERS = {
+    "relevance": ("-rank", "-id"),
+    "newest": ("-created_at", "-id"),
+    "oldest": ("created_at", "id"),
+    "severity": ("severity", "-created_at", "-id"),
+    "updated": ("-updated_at", "-id"),
+}
 
 
 def tsquery_for(text: str) -> str | None:
@@ -57,21 +65,21 @@ def tsquery_for(text: str) -> str | None:
     return " & ".join([*(f"'{word}'" for word in words[:-1]), f"'{words[-1]}':*"])
 
 
-def search_page(matching: IncidentQuerySet, *, order: str, size: int, after: str = "",
-                before: str = "") -> KeysetPage[Incident]:
+def search_page(matching: QuerySet[Any, R], *, order: str, size: int, after: str = "",
+                before: str = "") -> KeysetPage[R]:
     """
     One page of the matches of a search (IncidentQuerySet.search) in `order`, a key of
     SORT_ORDERS. In "relevance" order, the newest RANKED_MATCHES matches by rank, then
     the older ones newest first: one keyset over each part (pagination.chained_page).
     """
     if order != "relevance":
-        return keyset_page(matching.in_list_order(order), size=size, after=after, before=before)
+        return keyset_page(matching.order_by(*SORT_ORDERS[order]), size=size, after=after, before=before)
     edge = matching.order_by(*NEWEST_FIRST).values_list("created_at", "id")[RANKED_MATCHES - 1:RANKED_MATCHES + 1]
     if len(edge) < 2:
         # No match is older than the ranked ones: rank them all.
-        return keyset_page(matching.in_list_order(order), size=size, after=after, before=before)
+        return keyset_page(matching.order_by(*SORT_ORDERS[order]), size=size, after=after, before=before)
     created_at, pk = edge[0]
     ranked = matching.filter(Q(created_at__gte=created_at) & (Q(created_at__gt=created_at) | Q(id__gte=pk)))
     older = matching.filter(rows_after([SortKey.parse(key) for key in NEWEST_FIRST], [created_at, pk]))
-    return chained_page(ranked.in_list_order(order), older.order_by(*NEWEST_FIRST), size=size, after=after,
+    return chained_page(ranked.order_by(*SORT_ORDERS[order]), older.order_by(*NEWEST_FIRST), size=size, after=after,
                         before=before)

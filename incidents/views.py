@@ -76,8 +76,8 @@ class DashboardView(LoginRequiredMixin, TemplateView):
         context.update(self.queues(user))
         return context
 
-    def queues(self, user: User) -> dict[str, list[Incident]]:
-        rows = Incident.objects.visible_to(user).for_table()
+    def queues(self, user: User) -> dict[str, list[dict[str, Any]]]:
+        rows = Incident.objects.visible_to(user)
         unresolved = rows.filter(status__in=dashboard.UNRESOLVED)
         queues = {
             "my_open": unresolved.filter(reporter=user),
@@ -106,7 +106,7 @@ class IncidentListView(VisibleIncidentMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         filter_form = IncidentFilterForm(self.request.GET)
         filters = filter_form.valid_filters()
-        filtered = Incident.objects.visible_to(self.user).for_table().filtered(filters, user=self.user)
+        filtered = Incident.objects.visible_to(self.user).filtered(filters, user=self.user)
         after, before = self.request.GET.get("after", ""), self.request.GET.get("before", "")
         try:
             page, total = self.page_and_total(filtered, filters, after=after, before=before)
@@ -124,14 +124,16 @@ class IncidentListView(VisibleIncidentMixin, TemplateView):
         return context
 
     def page_and_total(self, filtered: IncidentQuerySet, filters: dict[str, Any], *, after: str = "",
-                       before: str = "") -> tuple[KeysetPage[Incident], int]:
+                       before: str = "") -> tuple[KeysetPage[dict[str, Any]], int]:
         """One page of the list and how many incidents match, up to COUNT_CAP."""
         if "q" in filters:
             matching = filtered.search(filters["q"])
-            page = search_page(matching, order=list_order(filters), size=self.page_size, after=after, before=before)
+            page = search_page(matching.table_values("rank"), order=list_order(filters), size=self.page_size,
+                               after=after, before=before)
             return page, bounded_count(matching)
         ordered = filtered.in_list_order(list_order(filters))
-        return keyset_page(ordered, size=self.page_size, after=after, before=before), bounded_count(filtered)
+        page = keyset_page(ordered.table_values(), size=self.page_size, after=after, before=before)
+        return page, bounded_count(filtered)
 
 
 EXPORT_WINDOW = timedelta(hours=1)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
@@ -15,6 +16,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import get_text_list
 
+from accounts.models import display_name
 from incidents.models import Incident, Severity
 from incidents.workflow import Status
 
@@ -182,28 +184,32 @@ class TableRow(TypedDict):
     when_absolute: str
 
 
-def table_row(incident: Incident, when: datetime, *, list_url: str) -> TableRow:
+def table_row(incident: Mapping[str, Any], when: datetime, *, list_url: str) -> TableRow:
+    """A row of an incident table from the incident's TABLE_VALUES (IncidentQuerySet.table_values)."""
     local = timezone.localtime(when)
+    pk, severity, status = incident["id"], incident["severity"], incident["status"]
     return TableRow(
         # The detail page's address is the list's plus the number (incidents/urls.py, a
         # documented address): one reverse() per table instead of one per row.
-        pk=str(incident.pk), url=f"{list_url}{incident.pk}/", title=incident.title,
-        severity=str(incident.severity), severity_label=SEVERITY_LABELS.get(incident.severity, str(incident.severity)),
-        status=incident.status, status_label=STATUS_LABELS.get(incident.status, incident.status),
-        category=incident.category.name if incident.category else "—",
-        assignee=str(incident.assignee) if incident.assignee else "",
+        pk=str(pk), url=f"{list_url}{pk}/", title=incident["title"],
+        severity=str(severity), severity_label=SEVERITY_LABELS.get(severity, str(severity)),
+        status=status, status_label=STATUS_LABELS.get(status, status),
+        category="—" if incident["category__name"] is None else incident["category__name"],
+        assignee="" if incident["assignee"] is None else display_name(
+            pk=incident["assignee"], first_name=incident["assignee__first_name"],
+            last_name=incident["assignee__last_name"], is_staff=incident["assignee__is_staff"]),
         when_iso=local.isoformat(), when_relative=relative_time(when),
         when_absolute=absolute_time(local),
     )
 
 
 @register.inclusion_tag("incidents/_incident_table.html")
-def incident_table(incidents: list[Incident], caption: str, show_updated: bool = False) -> dict[str, Any]:
+def incident_table(incidents: list[dict[str, Any]], caption: str, show_updated: bool = False) -> dict[str, Any]:
     """
-    A table of incidents (rows from IncidentQuerySet.for_table): the list and the
+    A table of incidents (rows from IncidentQuerySet.table_values): the list and the
     dashboard's queues, each row with the time it shows (reported, or last updated).
     """
     list_url = reverse("incidents:list")
-    rows = [table_row(incident, incident.updated_at if show_updated else incident.created_at, list_url=list_url)
+    rows = [table_row(incident, incident["updated_at" if show_updated else "created_at"], list_url=list_url)
             for incident in incidents]
     return {"rows": rows, "caption": caption, "show_updated": show_updated}

@@ -121,8 +121,8 @@ def test_responder_dashboard_shows_queues_figures_and_chart(responder_client, re
     page = response.content.decode()
     assert response.status_code == 200
     unassigned, queue = response.context["unassigned"], response.context["my_queue"]
-    assert [incident.title for incident in unassigned] == ["Nobody owns me"]
-    assert [incident.title for incident in queue] == ["Mine to fix"]
+    assert [incident["title"] for incident in unassigned] == ["Nobody owns me"]
+    assert [incident["title"] for incident in queue] == ["Mine to fix"]
     assert response.context["grid"].total == 3
     assert "Incidents by severity and status" in page
     assert "1 h 0 min" in page
@@ -148,7 +148,7 @@ def test_each_queue_keeps_its_own_order_and_only_its_first_five(responder_client
         "my_queue": by_urgency.filter(assignee=responder),
     }
     for queue, ordered in expected.items():
-        assert [row.title for row in context[queue]] == [row.title for row in ordered[:5]], queue
+        assert [row["title"] for row in context[queue]] == [row.title for row in ordered[:5]], queue
 
 
 def test_dashboard_queries_do_not_grow_with_rows(responder_client, reporter, responder):
@@ -165,8 +165,8 @@ def test_reporter_dashboard_shows_only_their_reports_and_no_figures(reporter_cli
     make_incident(reporter=other_reporter, title="Not mine")
     response = reporter_client.get(reverse("dashboard"))
     page = response.content.decode()
-    assert [incident.title for incident in response.context["my_open"]] == ["My printer"]
-    assert [incident.title for incident in response.context["recently_updated"]] == ["My old laptop", "My printer"]
+    assert [incident["title"] for incident in response.context["my_open"]] == ["My printer"]
+    assert [incident["title"] for incident in response.context["recently_updated"]] == ["My old laptop", "My printer"]
     assert "Not mine" not in page
     assert "Unassigned queue" not in page and "<svg" not in page and "grid" not in response.context
 
@@ -256,5 +256,5 @@ def test_queues_are_each_readers_own(responder_client, responder, reporter):
     other = make_user(username="other-responder", is_staff=True)
     make_incident(reporter=reporter, title="Mine", assignee=responder)
     make_incident(reporter=reporter, title="Theirs", assignee=other)
-    assert [row.title for row in responder_client.get(reverse("dashboard")).context["my_queue"]] == ["Mine"]
-    assert [row.title for row in signed_in_verified(other).get(reverse("dashboard")).context["my_queue"]] == ["Theirs"]
+    assert [row["title"] for row in responder_client.get(reverse("dashboard")).context["my_queue"]] == ["Mine"]
+    assert [row["title"] for row in signed_in_verified(other).get(reverse("dashboard")).context["my_queue"]] == ["Theirs"]
