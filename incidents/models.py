@@ -70,12 +70,13 @@ class IncidentQuerySet(models.QuerySet["Incident"]):
         One incident as its page shows it: every column but the search document, the
         category's name and only the names of the people it names (and whether the
         reporter is an alert integration). The users' other columns, three times over,
-        were most of the columns the page's queries compiled and loaded.
+        were most of the columns the page's queries compiled and loaded. Its escalation's
+        id comes along, so that the page asks for pages only where on-call paged someone.
         """
         own = [field.name for field in self.model._meta.concrete_fields if field.name != "search_vector"]
-        return self.select_related("category", "reporter", "assignee", "acknowledged_by").only(
+        return self.select_related("category", "reporter", "assignee", "acknowledged_by", "escalation").only(
             *own, "category__name", *name_fields("reporter"), "reporter__is_service_account", *name_fields("assignee"),
-            *name_fields("acknowledged_by"),
+            *name_fields("acknowledged_by"), "escalation__id",
         )
 
     def table_values(self, *also: str) -> models.QuerySet[Incident, dict[str, Any]]:

@@ -234,7 +234,9 @@ class IncidentDetailView(VisibleIncidentMixin, DetailView):
             .select_related("actor").only("created_at", "actor_id", "action", "changes", "via", *name_fields("actor")),
             can_take=permissions.can_triage(user) and incident.assignee_id != user.pk,
             can_acknowledge=permissions.can_triage(user) and incident.acknowledged_at is None,
-            pages=Page.objects.for_incident(incident.pk) if permissions.can_triage(user) else [],
+            # Most incidents were never escalated: their page skips the query for pages.
+            pages=Page.objects.for_incident(incident.pk)
+            if permissions.can_triage(user) and hasattr(incident, "escalation") else [],
         )
         return context
 

@@ -5,6 +5,8 @@ import re
 import uuid
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audit.models import Action, AuditLog
@@ -308,6 +310,16 @@ def test_list_query_count_does_not_grow_with_rows(responder_client, reporter, re
     make_incidents(24, reporter=make_user(username="someone"), category=make_category(name="Other"),
                    assignee=make_user(username="colleague", first_name="Casey", is_staff=True))
     assert rendered_page_queries(responder_client, reverse("incidents:list"), shows="Casey") == one_row
+
+
+def test_the_page_of_an_incident_never_escalated_reads_no_pages(responder_client, reporter):
+    incident = make_incident(reporter=reporter, title="Printer jam")
+    url = reverse("incidents:detail", args=[incident.pk])
+    responder_client.get(url)
+    with CaptureQueriesContext(connection) as captured:
+        response = responder_client.get(url)
+    assert response.status_code == 200 and "Printer jam" in response.content.decode()
+    assert not any('"oncall_page"' in query["sql"] for query in captured)
 
 
 # --- Report form -----------------------------------------------------------------------
