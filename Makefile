@@ -57,8 +57,9 @@ openapi: $(VENV)/.installed-runtime
 
 # The load benchmark (docs/performance.md): N incidents in PostgreSQL, gunicorn as deployed,
 # wrk's 8 readers, one per signed-in person, reading at random while forms are posted
-# (needs `apt-get install wrk`). `make bench N=10000` for a quick run;
-# BENCH_ARGS="--redis-url redis://..." for Redis, "--pages" for each page's own URL repeated.
+# (needs `apt-get install wrk`), with cache and sessions in the local Redis as render.yaml deploys them.
+# `make bench N=10000` for a quick run; BENCH_ARGS="--redis-url=" for the database cache instead,
+# "--pages" for each page's own URL repeated.
 N ?= 1000000
 bench: $(VENV)/.installed-runtime
 	$(BIN)/python -m tests.bench.run --incidents $(N) $(BENCH_ARGS)

@@ -4,8 +4,8 @@ What each page costs the process that serves it, one request at a time
 
     python -m tests.bench.profile_pages [--database-url URL] [--requests 200] [--profile 12]
 
-Against a database seeded by tests.bench.run, with the production settings (DEBUG off,
-the benchmark's URLs), a seeded responder with a verified second factor requests each
+Against a database seeded by tests.bench.run, with the production settings as deployed
+(DEBUG off, cache and sessions in Redis, the benchmark's URLs), a seeded responder with a verified second factor requests each
 page REQUESTS times through Django's test client, at random: detail (any incident),
 list (any sort), filtered list (one to three filters and a sort), dashboard, search
 (one or two words of tests.bench.vocabulary), the floor (/bench/floor/: session, user
@@ -29,6 +29,8 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlencode
 
+from tests.bench.run import DEPLOYED_REDIS_URL
+
 HOST = "127.0.0.1"
 
 
@@ -41,9 +43,13 @@ def main() -> None:
     parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"],
                         help="the profile's order: own time (default) or time including calls")
     parser.add_argument("--pages", default="", help="only these pages, comma-separated (default: all)")
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEPLOYED_REDIS_URL),
+                        help=f"cache and sessions in this Redis, as deployed (default {DEPLOYED_REDIS_URL}); "
+                             "an empty value runs the database cache instead")
     options = parser.parse_args()
     os.environ.update(DATABASE_URL=options.database_url, DJANGO_SETTINGS_MODULE="tests.bench.settings", DEBUG="false",
-                      SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS=HOST, LOG_LEVEL="WARNING")
+                      SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS=HOST, LOG_LEVEL="WARNING",
+                      REDIS_URL=options.redis_url)
     import django
 
     django.setup()

@@ -9,7 +9,8 @@ The load benchmark behind `make bench` (docs/performance.md, "Method").
    REPORTERS seeded reporters who own the most incidents, each given a password.
 3. Starts gunicorn exactly as gunicorn.conf.py configures it (workers, threads,
    max_requests), with the worker counts render.yaml deploys and the production
-   settings (DEBUG off, HTTPS behind a proxy), plus the benchmark's floor view and a
+   settings (DEBUG off, HTTPS behind a proxy, cache and sessions in Redis as render.yaml
+   deploys them), plus the benchmark's floor view and a
    header that reports each request's query count (tests/bench/settings.py).
 4. Everyone signs in through the real sign-in: responders with a one-time code computed
    from their authenticator's secret, reporters with their password.
@@ -67,6 +68,8 @@ FLOOR = "/bench/floor/"
 QUERY_COUNT_HEADER = "X-Bench-Queries"
 # What render.yaml sets for the web service (tests/incident_tracker/test_deployment.py checks it).
 DEPLOYED_ENVIRONMENT = {"WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4", "LOG_LEVEL": "INFO"}
+# render.yaml gives production a Key Value (Redis) instance: cache and sessions live there.
+DEPLOYED_REDIS_URL = "redis://127.0.0.1:6379/9"
 # Every request arrives as from the proxy in front of production: HTTPS, so nothing redirects.
 PROXY_HEADERS = {"Host": HOST, "X-Forwarded-Proto": "https"}
 
@@ -851,8 +854,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=20_000,
                         help="--pages: most requests measured of each page (default 20,000)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of floor then mix (default 5)")
-    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", ""),
-                        help="cache and sessions in Redis, as production with REDIS_URL; default: the database cache")
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEPLOYED_REDIS_URL),
+                        help="cache and sessions in this Redis, as render.yaml deploys them (default "
+                             f"{DEPLOYED_REDIS_URL}); an empty value runs the database cache instead")
     parser.add_argument("--pages", action="store_true", help="single pages repeated instead of the mix")
     options = parser.parse_args()
     comments = options.incidents // 2 if options.comments is None else options.comments
