@@ -312,6 +312,21 @@ def test_list_query_count_does_not_grow_with_rows(responder_client, reporter, re
     assert rendered_page_queries(responder_client, reverse("incidents:list"), shows="Casey") == one_row
 
 
+@pytest.mark.parametrize("params", [{}, {"q": "printer"}], ids=["list", "search"])
+def test_a_list_that_fits_on_its_first_page_is_counted_from_its_rows(responder_client, reporter, params):
+    make_incidents(3, reporter=reporter, description="Printer jam")
+    url = reverse("incidents:list")
+    with CaptureQueriesContext(connection) as captured:
+        page = page_text(responder_client.get(url, params))
+    assert "3 incidents" in page
+    assert not any("COUNT(" in query["sql"].upper() for query in captured)
+    make_incidents(30, reporter=reporter, description="Printer jam")
+    assert "33 incidents" in page_text(responder_client.get(url, params))
+    second = responder_client.get(url, params)
+    next_page = re.search(r'rel="next" href="([^"]+)"', second.content.decode()).group(1)
+    assert "33 incidents" in page_text(responder_client.get(html.unescape(next_page)))
+
+
 def test_the_page_of_an_incident_never_escalated_reads_no_pages(responder_client, reporter):
     incident = make_incident(reporter=reporter, title="Printer jam")
     url = reverse("incidents:detail", args=[incident.pk])
