@@ -1,7 +1,7 @@
 """
 Who is told what by e-mail. The services call these functions inside their
-transaction; each one queues one mail per recipient in that same transaction
-(outbound.services.mail_enqueue), so nothing is sent for a change that rolls back,
+transaction; each one queues one mail per recipient, all at once, in that same
+transaction (outbound.services.mails_enqueue), so nothing is sent for a change that rolls back,
 nothing is lost after one that commits, and a worker sends it, retrying while the mail
 server is down. Each mail's key names its event and recipient, so an event handled
 twice mails nobody twice.
@@ -37,7 +37,7 @@ from django.utils import timezone
 
 from accounts.limits import counted
 from accounts.models import User
-from outbound.services import mail_enqueue
+from outbound.services import Mail, mails_enqueue
 
 from .models import Comment, Incident, Severity
 
@@ -54,15 +54,15 @@ def _recipients(actor: User | None, **filters: Any) -> QuerySet[User]:
     return people.exclude(pk=actor.pk) if actor is not None else people
 
 
-def _queue_mail(template: str, subject: str, recipient: User, *, key: str, context: dict[str, Any]) -> None:
+def _mail(template: str, subject: str, recipient: User, *, key: str, context: dict[str, Any]) -> Mail:
     """One recipient's mail, with dates in their own time zone."""
     zone = recipient.time_zone or settings.TIME_ZONE
     with timezone.override(zone):
         context = {**context, "recipient": recipient}
         text = render_to_string(f"incidents/email/{template}.txt", context)
         html = render_to_string(f"incidents/email/{template}.html", context)
-    mail_enqueue(key=f"{key}:{recipient.pk}", event=f"mail.{template}", to=recipient.email, subject=subject,
-                 text=text, html=html)
+    return Mail(key=f"{key}:{recipient.pk}", event=f"mail.{template}", to=recipient.email, subject=subject,
+                text=text, html=html)
 
 
 # Set while writing data nobody needs telling about (demo seeding): nothing is scheduled.
@@ -91,8 +91,7 @@ def _schedule(template: str, incident: Incident, event: str, recipients: QuerySe
         "preferences_url": settings.SITE_URL + reverse("accounts:preferences"),
     }
     subject = f"[Incident #{incident.pk}] {event}"
-    for recipient in recipients:
-        _queue_mail(template, subject, recipient, key=key, context=context)
+    mails_enqueue(_mail(template, subject, recipient, key=key, context=context) for recipient in recipients)
 
 
 def _event_key(incident: Incident, template: str) -> str:

@@ -149,8 +149,12 @@ class Delivery(models.Model):
 
     def save(self, *args: object, **kwargs: object) -> None:
         if not self.message_id:
-            self.message_id = f"msg_{uuid.uuid4().hex}"
+            self.message_id = new_message_id()
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def new_message_id() -> str:
+    return f"msg_{uuid.uuid4().hex}"
 
 
 class Attempt(models.Model):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,6 +26,8 @@ from django.db import transaction
 from django.db.models import Case, Count, Min, When
 from django.utils import timezone
 from django_tasks import task
+from django_tasks.signals import task_enqueued
+from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult, get_date_max
 
 from .models import Attempt, Channel, Delivery, Status
@@ -76,6 +79,30 @@ def deliver(delivery_id: int) -> str:
 def enqueue(delivery: Delivery, *, at: datetime | None = None) -> None:
     """Ask a worker to try `delivery` (at `at`, else now), in the caller's transaction."""
     deliver.using(run_after=at).enqueue(delivery.pk)
+
+
+def enqueue_many(deliveries: Sequence[Delivery]) -> None:
+    """
+    Ask a worker to try each of `deliveries` now, one task each (so each is retried on its
+    own), in the caller's transaction. django-tasks writes one row per enqueue; on the
+    database queue this writes the same rows as its DatabaseBackend.enqueue in one INSERT,
+    so that a mail to every responder does not cost a query per responder
+    (docs/performance.md, "Fan-out"). Other backends (the tests' immediate one) enqueue each.
+    """
+    backend = deliver.get_backend()
+    if not isinstance(backend, DatabaseBackend):
+        for delivery in deliveries:
+            enqueue(delivery)
+        return
+    backend.validate_task(deliver)
+    # run_after as the backend's pre_save handler sets it for "now", which bulk_create does not run.
+    tasks = DBTaskResult.objects.bulk_create(
+        DBTaskResult(args_kwargs={"args": [delivery.pk], "kwargs": {}}, priority=deliver.priority,
+                     task_path=deliver.module_path, queue_name=deliver.queue_name, run_after=get_date_max(),
+                     backend_name=backend.alias)
+        for delivery in deliveries)
+    for row in tasks:
+        task_enqueued.send(type(backend), task_result=row.task_result)
 
 
 def _claim(delivery_id: int) -> Delivery | None:

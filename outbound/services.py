@@ -12,6 +12,8 @@ import base64
 import json
 import logging
 import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +29,7 @@ from audit.services import audit_record
 
 from . import queue, transport
 from .formats import CHAT_FORMATS
-from .models import PAGE_EVENT, TEST_EVENT, Channel, Delivery, Event, Format, Status, Subscription
+from .models import PAGE_EVENT, TEST_EVENT, Channel, Delivery, Event, Format, Status, Subscription, new_message_id
 from .transport import Outcome
 
 logger = logging.getLogger(__name__)
@@ -37,19 +39,59 @@ DISABLE_AFTER = timedelta(days=1)
 SUBSCRIPTION_FIELDS = ("name", "url", "format", "events", "include_internal", "is_active", "chat_handle")
 
 
+@dataclass(frozen=True)
+class Mail:
+    """One mail about `event` to one address; `key` names the event and the recipient."""
+
+    key: str
+    event: str
+    to: str
+    subject: str
+    text: str
+    html: str = ""
+
+
 def mail_enqueue(*, key: str, event: str, to: str, subject: str, text: str, html: str = "") -> Delivery | None:
     """
     Queue one mail about `event`. `key` names the event and the recipient: a second call
     with the same key (an event handled twice) queues nothing and returns None.
     """
+    queued = mails_enqueue([Mail(key=key, event=event, to=to, subject=subject, text=text, html=html)])
+    return queued[0] if queued else None
+
+
+def mails_enqueue(mails: Iterable[Mail]) -> list[Delivery]:
+    """Queue each of `mails` whose key was not queued before, in a few queries however many; the deliveries queued."""
+    return _deliveries_enqueue([
+        Delivery(key=mail.key, channel=Channel.MAIL, event=mail.event, target=mail.to,
+                 payload={"to": mail.to, "subject": mail.subject, "text": mail.text, "html": mail.html})
+        for mail in mails])
+
+
+def _deliveries_enqueue(deliveries: list[Delivery]) -> list[Delivery]:
+    """
+    Write the new `deliveries` and a task for each, and return them; those whose key is
+    taken are left out. The unique key is the only guard: rows are inserted with ON
+    CONFLICT DO NOTHING (INSERT OR IGNORE on SQLite), so a key queued before, or at the
+    same moment by another transaction (which the insert waits for), is skipped without
+    an error, a savepoint per row or a read beforehand. Such an insert cannot return the
+    primary keys, so the rows that went in are read back by message id: each delivery is
+    given a new one here, which no other row can have. The same few queries for one
+    delivery or a hundred.
+    """
+    if not deliveries:
+        return []
+    for delivery in deliveries:
+        delivery.message_id = new_message_id()
     with transaction.atomic():
-        delivery, created = Delivery.objects.get_or_create(
-            key=key, defaults={"channel": Channel.MAIL, "event": event, "target": to,
-                               "payload": {"to": to, "subject": subject, "text": text, "html": html}})
-        if not created:
-            return None
-        queue.enqueue(delivery)
-    return delivery
+        Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+        inserted = dict(Delivery.objects.filter(message_id__in=[delivery.message_id for delivery in deliveries])
+                        .values_list("message_id", "pk"))
+        queued = [delivery for delivery in deliveries if delivery.message_id in inserted]
+        for delivery in queued:
+            delivery.pk = inserted[delivery.message_id]
+        queue.enqueue_many(queued)
+    return queued
 
 
 def event_publish(event: Event | str, data: dict[str, Any], *, key: str, internal: bool = False) -> list[Delivery]:
@@ -65,17 +107,10 @@ def event_publish(event: Event | str, data: dict[str, Any], *, key: str, interna
 
 def _queue_event(event: str, data: dict[str, Any], *, key: str, subscriptions: list[Subscription]) -> list[Delivery]:
     body = {"type": event, "timestamp": timezone.now().isoformat(), "data": data}
-    queued = []
-    with transaction.atomic():
-        for subscription in subscriptions:
-            delivery, created = Delivery.objects.get_or_create(
-                key=f"{key}:{subscription.pk}",
-                defaults={"channel": Channel.WEBHOOK, "subscription": subscription, "event": event,
-                          "target": subscription.url, "payload": body})
-            if created:
-                queue.enqueue(delivery)
-                queued.append(delivery)
-    return queued
+    return _deliveries_enqueue([
+        Delivery(key=f"{key}:{subscription.pk}", channel=Channel.WEBHOOK, subscription=subscription, event=event,
+                 target=subscription.url, payload=body)
+        for subscription in subscriptions])
 
 
 def send(delivery: Delivery) -> Outcome:
@@ -216,10 +251,10 @@ def _disable(subscription: Subscription, *, reason: str) -> None:
     logger.error("webhook subscription %s (%s) disabled: %s", subscription.pk, subscription.name, reason)
     administrators = get_user_model().objects.filter(is_superuser=True, is_active=True).exclude(email="")
     moment = f"{timezone.now():%Y%m%d%H%M%S}"
-    for administrator in administrators:
-        mail_enqueue(key=f"subscription.disabled:{subscription.pk}:{moment}:{administrator.pk}",
-                     event="subscription.disabled", to=administrator.email,
-                     subject=f"[Incident tracker] Webhook “{subscription.name}” disabled",
-                     text=f"The webhook subscription “{subscription.name}” ({subscription.url}) was disabled.\n\n"
-                          f"{reason}\n\nEnable it again in the admin once the receiver is fixed: "
-                          f"{settings.SITE_URL}/admin/outbound/subscription/{subscription.pk}/change/\n")
+    mails_enqueue(Mail(key=f"subscription.disabled:{subscription.pk}:{moment}:{administrator.pk}",
+                       event="subscription.disabled", to=administrator.email,
+                       subject=f"[Incident tracker] Webhook “{subscription.name}” disabled",
+                       text=f"The webhook subscription “{subscription.name}” ({subscription.url}) was disabled.\n\n"
+                            f"{reason}\n\nEnable it again in the admin once the receiver is fixed: "
+                            f"{settings.SITE_URL}/admin/outbound/subscription/{subscription.pk}/change/\n")
+                  for administrator in administrators)

@@ -3,10 +3,14 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 from django.core.mail import EmailMultiAlternatives
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_tasks_db.models import DBTaskResult
 
 from incidents.models import Severity
 from incidents.services import comment_add, incident_create, incident_transition, incident_update
 from incidents.workflow import Status
+from outbound.models import Delivery
 from tests.factories import make_incident, make_user
 
 pytestmark = pytest.mark.django_db
@@ -187,3 +191,24 @@ def test_mail_dates_are_in_the_recipients_time_zone(committed, reporter, respond
     with committed():
         incident_create(reporter=reporter, title="Outage", description="Everything", severity=Severity.SEV1)
     assert "JST" in mail.outbox[0].body
+
+
+# A major incident's queries, each kind of query once however many responders are mailed.
+MAJOR_MAIL_QUERIES = {"reported": {"sqlite": 42, "postgresql": 43}, "raised": {"sqlite": 38, "postgresql": 39}}
+
+
+@pytest.mark.parametrize("responders", [3, 12])
+def test_a_major_incident_is_queued_for_every_responder_in_queries_that_do_not_grow_with_them(
+        database_queue, reporter, admin_user, responders):
+    for n in range(responders):
+        make_user(username=f"responder{n}", is_staff=True)
+    with CaptureQueriesContext(connection) as reported:
+        incident_create(reporter=reporter, title="Checkout is down", description="502s", severity=Severity.SEV1)
+    incident = make_incident(reporter=reporter, severity=Severity.SEV3)
+    with CaptureQueriesContext(connection) as raised:
+        incident_update(incident, actor=admin_user, expected_version=incident.version, severity=Severity.SEV2)
+    assert len(reported) == MAJOR_MAIL_QUERIES["reported"][connection.vendor]
+    assert len(raised) == MAJOR_MAIL_QUERIES["raised"][connection.vendor]
+    assert Delivery.objects.filter(event="mail.reported").count() == responders + 1  # The administrator too.
+    assert Delivery.objects.filter(event="mail.escalated").count() == responders
+    assert DBTaskResult.objects.count() == Delivery.objects.count()

@@ -8,11 +8,14 @@ import pytest
 import time_machine
 from django.urls import reverse
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
-from incidents.models import Incident
+from incidents.models import Incident, Severity
+from incidents.services import incident_update
 from outbound.models import Delivery, Status
+from outbound.services import Mail, mail_enqueue, mails_enqueue
 from tests.conftest import signed_in
-from tests.factories import make_user
+from tests.factories import make_incident, make_user
 
 
 def _report_sev1(reporter_client) -> float:
@@ -104,3 +107,36 @@ def test_a_refused_mail_is_retried_then_dead_in_the_admin_and_retry_now_sends_it
     delivery.refresh_from_db()
     assert delivery.status == Status.DELIVERED
     assert [message["To"] for message in smtp_sink.messages] == [responder.email]
+
+
+def test_every_responder_gets_one_mail_when_an_edit_raises_an_incident_to_major(
+        task_queue, smtp_sink, reporter, admin_user):
+    addresses = _responders(12)
+    incident = make_incident(reporter=reporter, title="Checkout is slow", severity=Severity.SEV3)
+    incident_update(incident, actor=admin_user, expected_version=incident.version, severity=Severity.SEV2)
+    task_queue()
+    task_queue()  # A second pass (a second worker, a task run twice) sends nothing more.
+    assert smtp_sink.recipients() == sorted(addresses)
+    assert DBTaskResult.objects.count() == 12
+
+
+def _mail(key: str) -> Mail:
+    return Mail(key=key, event="test", to=f"{key}@example.com", subject="s", text="t")
+
+
+def test_queuing_the_same_mails_again_queues_nothing(database_queue, db):
+    first = mails_enqueue([_mail("a"), _mail("b"), _mail("c")])
+    assert mails_enqueue([_mail("a"), _mail("b"), _mail("c")]) == []
+    assert mail_enqueue(key="a", event="test", to="a@example.com", subject="s", text="t") is None
+    assert sorted(Delivery.objects.values_list("pk", flat=True)) == sorted(delivery.pk for delivery in first)
+    assert sorted(DBTaskResult.objects.values_list("args_kwargs__args__0", flat=True)) == sorted(
+        delivery.pk for delivery in first)
+
+
+def test_a_batch_whose_keys_are_partly_queued_queues_only_the_others(database_queue, db):
+    [b] = mails_enqueue([_mail("b")])
+    queued = mails_enqueue([_mail("a"), _mail("b"), _mail("c")])
+    assert [delivery.key for delivery in queued] == ["a", "c"]
+    assert Delivery.objects.get(key="b").message_id == b.message_id
+    assert {delivery.pk for delivery in queued} == set(Delivery.objects.exclude(key="b").values_list("pk", flat=True))
+    assert DBTaskResult.objects.count() == 3

@@ -7,12 +7,13 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 from standardwebhooks.webhooks import Webhook
 
 from incidents.models import Severity
 from incidents.services import comment_add, incident_create, incident_transition
 from outbound.models import Delivery, Event, Format, Status, Subscription
-from outbound.services import subscription_create
+from outbound.services import event_publish, subscription_create
 from tests.factories import make_user
 
 
@@ -156,3 +157,18 @@ def test_chat_channels_get_a_readable_message_with_severity_title_status_assigne
         assert r"Payments 5 < 6 & \*slow\*" in message["text"]
     else:
         assert message["attachments"][0]["content"]["body"][0]["text"].endswith("Payments 5 < 6 & *slow*")
+
+
+def test_an_event_fans_out_to_every_subscription_once_even_when_published_twice(task_queue, receiver, responder):
+    subscriptions = [_subscribe(responder, receiver.url, name=f"receiver {n}") for n in range(3)]
+    data = {"incident": {"id": 1}}
+    first = event_publish(Event.INCIDENT_UPDATED, data, key="incident:1:v2")
+    again = event_publish(Event.INCIDENT_UPDATED, data, key="incident:1:v2")
+    assert {delivery.subscription_id for delivery in first} == {subscription.pk for subscription in subscriptions}
+    assert again == []
+    assert DBTaskResult.objects.count() == Delivery.objects.count() == 3
+    task_queue()
+    task_queue()
+    assert sorted(json.loads(received.body)["type"] for received in receiver.received) == ["incident.updated"] * 3
+    assert len({received.headers["webhook-id"] for received in receiver.received}) == 3
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Status.DELIVERED}
