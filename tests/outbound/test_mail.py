@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -16,6 +17,7 @@ from outbound.models import Delivery, Status
 from outbound.services import Mail, mail_enqueue, mails_enqueue
 from tests.conftest import signed_in
 from tests.factories import make_incident, make_user
+from tests.incidents.test_lock_order import in_own_connection
 
 
 def _report_sev1(reporter_client) -> float:
@@ -140,3 +142,19 @@ def test_a_batch_whose_keys_are_partly_queued_queues_only_the_others(database_qu
     assert Delivery.objects.get(key="b").message_id == b.message_id
     assert {delivery.pk for delivery in queued} == set(Delivery.objects.exclude(key="b").values_list("pk", flat=True))
     assert DBTaskResult.objects.count() == 3
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_two_transactions_queuing_the_same_mail_at_once_queue_it_once_without_an_error(database_queue):
+    second: list[Delivery] = []
+    errors: list[Exception] = []
+    with transaction.atomic():
+        first = mails_enqueue([_mail("a")])
+        other = in_own_connection(lambda: second.extend(mails_enqueue([_mail("a"), _mail("b")])), errors)
+        time.sleep(0.5)  # The other insert waits for this transaction to end, then skips "a".
+    other.join(10)
+    assert errors == []
+    assert [delivery.key for delivery in first] == ["a"]
+    assert [delivery.key for delivery in second] == ["b"]
+    assert DBTaskResult.objects.count() == Delivery.objects.count() == 2
