@@ -387,7 +387,7 @@ LOGGING = logging_config(level=env.str("LOG_LEVEL", default="INFO").upper(), log
 REDIS_URL = env.str("REDIS_URL", default="")
 CACHE_KEY_PREFIX = f"incident-tracker-{__version__}"
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+    CACHES = {"default": {"BACKEND": "common.redis_cache.KeptClientRedisCache", "LOCATION": REDIS_URL,
                           "KEY_PREFIX": CACHE_KEY_PREFIX}}
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:

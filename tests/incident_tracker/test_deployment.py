@@ -197,7 +197,7 @@ def test_full_production_environment(tmp_path):
     assert shown["options"] == {"connect_timeout": 2, "options": "-c statement_timeout=25000"}
     assert shown["email"] == ["django.core.mail.backends.smtp.EmailBackend", "smtp.example.com", 465, "mailer", False,
                               "it@example.com"]
-    assert shown["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert shown["cache"] == "common.redis_cache.KeptClientRedisCache"
     assert shown["sessions"] == "django.contrib.sessions.backends.cached_db"
     assert shown["log_handlers"] == ["app_file", "error_file", "stdout"]
     assert (tmp_path / "logs").is_dir()
