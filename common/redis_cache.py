@@ -18,10 +18,12 @@ class KeptClientRedisCacheClient(RedisCacheClient):
         super().__init__(*args, **kwargs)
         self._clients: dict[int, Any] = {}
 
+    # django-stubs leaves out the client's private helpers that Django's own get_client uses.
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
-        index = self._get_connection_pool_index(write)
+        index = self._get_connection_pool_index(write)  # type: ignore[attr-defined]
         if index not in self._clients:
-            self._clients[index] = self._client(connection_pool=self._get_connection_pool(write))
+            pool = self._get_connection_pool(write)  # type: ignore[attr-defined]
+            self._clients[index] = self._client(connection_pool=pool)  # type: ignore[attr-defined]
         return self._clients[index]
 
 

@@ -19,6 +19,7 @@ def test_the_cache_keeps_one_client_per_pool_and_reads_what_django_wrote():
     assert kept.get_many(["generation", "missing"]) == {"generation": "g-2"}
     kept.delete("generation")
     assert djangos.get("generation") is None
-    client = kept._cache.get_client(write=True)
-    assert kept._cache.get_client(write=True) is client
-    assert kept._cache.get_client() is client  # One server: reads and writes share its pool.
+    pools = kept._cache  # type: ignore[attr-defined]
+    client = pools.get_client(write=True)
+    assert pools.get_client(write=True) is client
+    assert pools.get_client() is client  # One server: reads and writes share its pool.
